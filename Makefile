@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# gmem: build and test against Debian 12's prebuilt Linux 6.12.
+#
+#   make                 gmem.ko and KVM's modules (VARIANT=reference|gmem)
+#   make demo            boot a guest and run the private-memory demo
+#   make check           boot a guest and run every test
+#   make checkpatch      checkpatch.pl --strict over gmem's C files
+#   make clean           remove build/ (distclean: also the package cache)
+#
+# KVER=6.12.N+deb12 pins the kernel; by default the newest one whose
+# packages are all available is used.  Every target installs what it needs
+# first (scripts/setup.sh); nothing is loaded into the running kernel.
+
+VARIANT ?= reference
+ifeq ($(filter $(VARIANT),reference gmem),)
+$(error VARIANT must be reference or gmem)
+endif
+
+no_setup_goals := clean distclean help
+ifneq ($(filter-out $(no_setup_goals),$(or $(MAKECMDGOALS),all)),)
+KVER := $(shell scripts/setup.sh $(KVER))
+ifeq ($(KVER),)
+$(error scripts/setup.sh failed)
+endif
+$(info gmem: KVER=$(KVER) VARIANT=$(VARIANT))
+endif
+
+top := $(CURDIR)
+cache := $(top)/.cache/$(KVER)
+kroot := $(cache)/root
+kheaders := $(kroot)/usr/src/linux-headers-$(KVER)-amd64
+kcommon := $(kroot)/usr/src/linux-headers-$(KVER)-common
+ksrc := $(cache)/src/linux-source-6.12
+kuapi := $(cache)/uapi
+out := $(top)/build/$(KVER)
+moddir := $(out)/modules-$(VARIANT)
+
+# Kbuild for external modules against the extracted headers.  Calling the
+# -common Makefile directly stands in for the -amd64 one, which includes it
+# by its installed path under /usr/src.
+kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile M=$(moddir) \
+	 GMEM_VARIANT=$(VARIANT)
+
+.PHONY: all modules tests demo check checkpatch clean distclean help
+
+all: modules
+
+modules:
+	@scripts/stage-modules.sh $(ksrc) $(moddir)
+	+$(kbuild) modules
+
+# ---- programs that run in the guest, all static, under $(testdir) ----
+# kvm/...   upstream's KVM selftests, built from the source package against
+#           its own uAPI (bookworm's /usr/include is 6.1: no guest_memfd)
+# gmem/...  gmem's own programs, linked against the same selftest library
+testdir := $(out)/tests
+ksft_kvm := $(ksrc)/tools/testing/selftests/kvm
+plan_programs = $(shell awk '!/^[[:space:]]*\#/ && NF { print $$3 }' $(1))
+upstream_tests := $(sort $(call plan_programs,selftests/upstream.plan))
+gmem_programs := $(patsubst demo/%.c,gmem/%,$(wildcard demo/*.c))
+
+tests: $(addprefix $(testdir)/,$(gmem_programs))
+
+.PHONY: upstream-tests
+upstream-tests:
+	+$(MAKE) -C $(ksft_kvm) OUTPUT=$(testdir)/kvm \
+		INSTALL_HDR_PATH=$(kuapi) KHDR_INCLUDES="-isystem $(kuapi)/include" \
+		EXTRA_CFLAGS=-static $(addprefix $(testdir)/,$(upstream_tests))
+
+# The selftest library's guest code is built into the same binary as the
+# host code, hence upstream's flags.
+libkvm_cflags := -D_GNU_SOURCE= -O2 -g -std=gnu99 -Wall -Wstrict-prototypes \
+	-Wuninitialized -U_FORTIFY_SOURCE -fno-builtin-memcmp \
+	-fno-builtin-memcpy -fno-builtin-memset -fno-builtin-strnlen \
+	-fno-stack-protector -fno-PIE -fno-strict-aliasing -march=x86-64-v2 \
+	-DCONFIG_64BIT -I$(ksrc)/tools/include -I$(ksrc)/tools/arch/x86/include \
+	-isystem $(kuapi)/include -I$(ksft_kvm)/include \
+	-I$(ksft_kvm)/include/x86_64 -I$(ksrc)/tools/testing/selftests \
+	-I$(top)/include/uapi
+libkvm_ldflags := -static -pthread -no-pie
+
+$(testdir)/gmem/%: demo/%.c upstream-tests
+	@mkdir -p $(@D)
+	$(CC) $(libkvm_cflags) $< $(wildcard $(testdir)/kvm/lib/*.o \
+		$(testdir)/kvm/lib/x86_64/*.o) $(libkvm_ldflags) -ldl -o $@
+
+# ---- the test guest ----
+kimage := $(kroot)/boot/vmlinuz-$(KVER)-amd64
+kmods := $(kroot)/lib/modules/$(KVER)-amd64/kernel
+guest_modules := $(kmods)/virt/lib/irqbypass.ko.xz \
+	$(if $(filter gmem,$(VARIANT)),$(moddir)/gmem/gmem.ko) \
+	$(moddir)/kvm.ko $(kmods)/drivers/crypto/ccp/ccp.ko.xz \
+	$(moddir)/kvm-amd.ko
+
+# run_guest NAME PLAN...: boot a guest that runs the plans' tests
+define run_guest
+	@mkdir -p $(out)/guest
+	cat $(2) > $(out)/guest/$(1)-$(VARIANT).plan
+	scripts/mkinitramfs.sh $(out)/guest/$(1)-$(VARIANT).cpio.gz \
+		$(out)/guest/$(1)-$(VARIANT).plan $(testdir) $(guest_modules)
+	scripts/run-guest.sh $(kimage) $(out)/guest/$(1)-$(VARIANT).cpio.gz \
+		$(out)/guest/$(1)-$(VARIANT).log
+endef
+
+demo: modules tests
+	$(call run_guest,demo,demo/demo.plan)
+
+check: modules tests upstream-tests
+	$(call run_guest,check,selftests/upstream.plan)
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf .cache
+
+help:
+	@sed -n '3,14s/^# \{0,1\}//p' Makefile
+
+# ---- style ----
+c_sources = $(shell git ls-files '*.c' '*.h')
+
+checkpatch:
+	$(ksrc)/scripts/checkpatch.pl --strict --no-tree --quiet \
+		--ignore SPDX_LICENSE_TAG -f $(c_sources)

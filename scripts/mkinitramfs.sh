@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the test guest's initramfs: static busybox as the only tool,
+# scripts/guest-init.sh as /init, the modules in load order, the test plan
+# and the programs it names.
+#
+# Usage: scripts/mkinitramfs.sh OUT.cpio.gz PLAN BINDIR MODULE...
+#   PLAN     lines "NAME TIMEOUT PROGRAM [ARGS...]" (see guest-init.sh);
+#            each PROGRAM is copied from BINDIR/PROGRAM
+#   MODULE   .ko or .ko.xz files, in the order they are to be loaded
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$1 plan=$2 bindir=$3
+shift 3
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,tests}
+
+cp /bin/busybox "$root/bin/busybox"
+install -m 755 "$top/scripts/guest-init.sh" "$root/init"
+cp "$plan" "$root/plan"
+
+for ko in "$@"; do
+	name=$(basename "$ko")
+	name=${name%.xz}
+	case "$ko" in
+	*.xz) xz -dc "$ko" > "$root/lib/modules/$name" ;;
+	*) cp "$ko" "$root/lib/modules/$name" ;;
+	esac
+	echo "${name%.ko}" >> "$root/modules.load"
+done
+
+grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$plan" |
+while read -r _ _ prog _; do
+	mkdir -p "$root/tests/$(dirname "$prog")"
+	cp "$bindir/$prog" "$root/tests/$prog"
+done
+
+(cd "$root" && find . | sort | cpio -o -H newc --quiet | gzip -1) > "$out"

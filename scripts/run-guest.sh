@@ -1,0 +1,41 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot Debian's prebuilt kernel with a test initramfs under TCG, keep the
+# whole serial log, then judge it with scripts/tap-summary.sh.  Standard
+# output shows the log as it comes, less the kernel log the guest dumps at
+# the end (it is in LOG).
+#
+# Usage: scripts/run-guest.sh KERNEL INITRAMFS LOG
+# Environment: GUEST_TIMEOUT (seconds for the whole run, default 1200),
+#              GUEST_MEM (default 2G), GUEST_CPUS (default 2),
+#              GUEST_CMDLINE (appended to the kernel command line).
+#
+# Single-threaded TCG on purpose: QEMU 7.2's multi-threaded TCG keeps stale
+# translations of code the guest kernel live-patches (static keys, as KVM
+# flips on every VM create and destroy) and the guest dies with
+# "Oops: int3" (fixed in QEMU 8.1).  See README.md, "Tests".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+kernel=$1 initrd=$2 log=$3
+timeout=${GUEST_TIMEOUT:-1200}
+
+# slub_debug, page_poison and KFENCE turn silent slab and page corruption
+# into reports; the kernel log buffer is large enough to keep a whole run.
+cmdline="console=ttyS0 panic=-1 quiet loglevel=4 log_buf_len=16M"
+cmdline+=" slub_debug=FZPU page_poison=1 kfence.sample_interval=10"
+cmdline+=" ${GUEST_CMDLINE:-}"
+
+echo "guest log: $log"
+timeout -s KILL "$timeout" \
+	qemu-system-x86_64 -accel tcg,thread=single -cpu max \
+	-m "${GUEST_MEM:-2G}" -smp "${GUEST_CPUS:-2}" \
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+	-display none -no-reboot -nic none -monitor none -serial stdio \
+	< /dev/null | sed -u 's/\r$//' | tee "$log" |
+	sed -u '/^--- dmesg ---$/,/^--- end dmesg ---$/d'
+rc=${PIPESTATUS[0]}
+[ "$rc" = 137 ] && echo "guest: killed after $timeout s" | tee -a "$log"
+
+"$top/scripts/tap-summary.sh" "$log"

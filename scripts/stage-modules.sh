@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prepare the directory that Kbuild builds the modules in (M=):
+# the distribution's virt/kvm and arch/x86/kvm, with kvm/patches/*.patch
+# applied, plus this repository's Kbuild, gmem/, kvm/ and include/.
+# Kernel sources are copied once per set of patches; the repository's files
+# are synced on every call, keeping their times so that make rebuilds only
+# what changed.
+#
+# Usage: scripts/stage-modules.sh KERNEL_SOURCE_DIR STAGE_DIR
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+ksrc=$1
+stage=$2
+
+patches=
+if [ -d "$top/kvm/patches" ]; then
+	patches=$(find "$top/kvm/patches" -name '*.patch' | sort)
+fi
+stamp=$stage/.kvm-sources-$(cat /dev/null $patches | sha1sum | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+	rm -rf "$stage/virt" "$stage/arch" "$stage"/.kvm-sources-*
+	mkdir -p "$stage/virt" "$stage/arch/x86"
+	cp -a "$ksrc/virt/kvm" "$stage/virt/"
+	cp -a "$ksrc/arch/x86/kvm" "$stage/arch/x86/"
+	for p in $patches; do
+		echo "  PATCH   $(basename "$p")"
+		patch -s -p1 -d "$stage" < "$p"
+	done
+	touch "$stamp"
+fi
+
+rsync -a --exclude '*.o' --exclude '.*.cmd' \
+	"$top/Kbuild" "$top/gmem" "$top/kvm" "$top/include" "$stage/"
