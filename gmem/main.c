@@ -24,8 +24,11 @@ static int gmem_init_fs_context(struct fs_context *fc)
 	return 0;
 }
 
+/*
+ * No .owner: the mount would then hold a reference on this module and
+ * it could never be unloaded.  The mount lives from module init to exit.
+ */
 static struct file_system_type gmem_fs_type = {
-	.owner		 = THIS_MODULE,
 	.name		 = "gmem",
 	.init_fs_context = gmem_init_fs_context,
 	.kill_sb	 = kill_anon_super,
