@@ -50,7 +50,7 @@ kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile M=$(moddir) \
 all: modules
 
 modules:
-	@scripts/stage-modules.sh $(ksrc) $(moddir)
+	@scripts/stage-modules.sh $(ksrc) $(moddir) $(VARIANT)
 	+$(kbuild) modules
 
 # ---- programs that run in the guest, all static, under $(testdir) ----
@@ -125,7 +125,7 @@ help:
 	@sed -n '3,14s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
-c_sources = $(shell git ls-files '*.c' '*.h')
+c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
 checkpatch:
 	$(ksrc)/scripts/checkpatch.pl --strict --no-tree --quiet \

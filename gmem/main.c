@@ -1,26 +1,74 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gmem.ko: module set-up and gmem's pseudo-filesystem.
+ * gmem.ko: module set-up, gmem's pseudo-filesystem and its inodes.
  *
  * gmem mounts a filesystem of its own, internally, at load time: every gmem
  * inode lives on it.  The filesystem type is not registered, so nothing else
- * can mount it and its superblock lives exactly as long as the module.
+ * can mount it.
+ *
+ * Module lifetime: every memory inode holds a reference on this module,
+ * taken when it is made and dropped when it is freed, so the module cannot
+ * be unloaded while any memory lives.  An open file alone would not do:
+ * __fput() drops the file's module reference before it evicts the inode.
+ * The reference is dropped in an RCU callback, so module exit waits for
+ * those callbacks (rcu_barrier()) before its text can go away.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/err.h>
 #include <linux/fs.h>
-#include <linux/gmem.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
+#include <linux/slab.h>
 
-static struct vfsmount *gmem_mnt;
+#include "internal.h"
+
+struct vfsmount *gmem_mnt;
+static struct kmem_cache *gmem_inode_cachep;
+
+static struct inode *gmem_alloc_inode(struct super_block *sb)
+{
+	struct gmem_inode *gi;
+
+	gi = alloc_inode_sb(sb, gmem_inode_cachep, GFP_KERNEL);
+	if (!gi)
+		return NULL;
+	return &gi->vfs_inode;
+}
+
+/* Memory inodes are regular files; the filesystem's root is not one. */
+static void gmem_free_inode(struct inode *inode)
+{
+	bool memory = S_ISREG(inode->i_mode);
+
+	kmem_cache_free(gmem_inode_cachep, GMEM_I(inode));
+	if (memory)
+		module_put(THIS_MODULE);
+}
+
+static void gmem_evict_inode(struct inode *inode)
+{
+	WARN_ON_ONCE(!list_empty(&GMEM_I(inode)->files));
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+}
+
+static const struct super_operations gmem_sops = {
+	.alloc_inode	= gmem_alloc_inode,
+	.free_inode	= gmem_free_inode,
+	.evict_inode	= gmem_evict_inode,
+	.statfs		= simple_statfs,
+};
 
 static int gmem_init_fs_context(struct fs_context *fc)
 {
-	if (!init_pseudo(fc, GMEM_MAGIC))
+	struct pseudo_fs_context *ctx = init_pseudo(fc, GMEM_MAGIC);
+
+	if (!ctx)
 		return -ENOMEM;
+	ctx->ops = &gmem_sops;
 	return 0;
 }
 
@@ -34,32 +82,62 @@ static struct file_system_type gmem_fs_type = {
 	.kill_sb	 = kill_anon_super,
 };
 
-/**
- * gmem_file_create() - create a gmem file of @size bytes
- * @size: size of the memory, fixed for the life of the inode
- * @flags: reserved, must be zero
- *
- * Placeholder until gmem's inode and file code lands: fails for every input,
- * so that the gmem variant of kvm.ko already links against gmem.ko.
- *
- * Return: the new file, or ERR_PTR(-EOPNOTSUPP) for now.
+/*
+ * A new inode for @size bytes of memory, with no pages and no files yet.
+ * Its folios are page cache: charged to the memory cgroup of whoever
+ * faults them in, never on an LRU that reclaim scans (unevictable), and
+ * allocated without __GFP_MOVABLE (nothing can migrate them).
  */
-struct file *gmem_file_create(loff_t size, u64 flags)
+struct inode *gmem_new_inode(loff_t size)
 {
-	return ERR_PTR(-EOPNOTSUPP);
+	struct inode *inode = alloc_anon_inode(gmem_mnt->mnt_sb);
+
+	if (IS_ERR(inode))
+		return inode;
+
+	__module_get(THIS_MODULE);	/* dropped by gmem_free_inode() */
+	inode->i_mode |= S_IFREG;
+	inode->i_op = &gmem_iops;
+	inode->i_size = size;
+	inode->i_mapping->a_ops = &gmem_aops;
+	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER);
+	mapping_set_unevictable(inode->i_mapping);
+	mapping_set_inaccessible(inode->i_mapping);
+	return inode;
 }
-EXPORT_SYMBOL_GPL(gmem_file_create);
+
+/* Every inode is freed with no files: the constructor's state holds. */
+static void gmem_inode_init_once(void *obj)
+{
+	struct gmem_inode *gi = obj;
+
+	INIT_LIST_HEAD(&gi->files);
+	inode_init_once(&gi->vfs_inode);
+}
 
 static int __init gmem_init(void)
 {
+	gmem_inode_cachep = kmem_cache_create("gmem_inode_cache",
+					      sizeof(struct gmem_inode), 0,
+					      SLAB_ACCOUNT, gmem_inode_init_once);
+	if (!gmem_inode_cachep)
+		return -ENOMEM;
+
 	/* Mounted, never registered: no one else can mount it. */
 	gmem_mnt = kern_mount(&gmem_fs_type);
-	return PTR_ERR_OR_ZERO(gmem_mnt);
+	if (IS_ERR(gmem_mnt)) {
+		kmem_cache_destroy(gmem_inode_cachep);
+		return PTR_ERR(gmem_mnt);
+	}
+	return 0;
 }
 
 static void __exit gmem_exit(void)
 {
+	/* Inodes free themselves, and drop their module reference, in RCU. */
+	rcu_barrier();
 	kern_unmount(gmem_mnt);
+	kmem_cache_destroy(gmem_inode_cachep);
 }
 
 module_init(gmem_init);

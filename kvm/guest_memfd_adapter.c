@@ -4,14 +4,126 @@
  *
  * Compiled into the gmem variant of kvm.ko in place of upstream's
  * virt/kvm/guest_memfd.c, it fills the same contract (virt/kvm/kvm_mm.h,
- * include/linux/kvm_host.h).  For now it is a shell: creation is handed to
- * gmem.ko, which does not create files yet, so no memslot can be bound.
+ * include/linux/kvm_host.h) with different lifetimes, see
+ * Documentation/lifetimes.rst:
+ *
+ *  - a memslot binding holds a reference on its file, so closing the VMM's
+ *    guest_memfd fd frees and zaps nothing while memslots use it;
+ *  - a file does not hold its VM: when the VM is destroyed its files are
+ *    detached (kvm_gmem_destroy_vm()) and live on without an owner.
+ *
+ * Each file is owned by one VM (struct kvm_gmem); @bindings maps file page
+ * offsets to the memslots that use them.  @bindings changes only under
+ * gmem_lock(), which is also held around every owner callback.
  */
 #include <linux/err.h>
+#include <linux/file.h>
 #include <linux/gmem.h>
 #include <linux/kvm_host.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
 
 #include "kvm_mm.h"
+
+struct kvm_gmem {
+	struct kvm *kvm;
+	struct file *file;
+	struct xarray bindings;
+	struct list_head entry;
+};
+
+/*
+ * Every attached file, so that a dying VM finds its own.  Protects the
+ * list, and the end of each entry's life: whoever removes an entry frees it.
+ */
+static DEFINE_MUTEX(kvm_gmem_files_lock);
+static LIST_HEAD(kvm_gmem_files);
+
+static void kvm_gmem_free(struct kvm_gmem *gmem)
+{
+	list_del(&gmem->entry);
+	xa_destroy(&gmem->bindings);
+	kfree(gmem);
+}
+
+/*
+ * Zap the guest's mappings of file pages [start, end) in every memslot
+ * bound to them; the matching kvm_gmem_invalidate_end() lets faults in the
+ * range proceed again.
+ */
+static void kvm_gmem_invalidate_begin(void *data, pgoff_t start, pgoff_t end)
+{
+	struct kvm_gmem *gmem = data;
+	struct kvm *kvm = gmem->kvm;
+	struct kvm_memory_slot *slot;
+	bool locked = false, flush = false;
+	unsigned long index;
+
+	xa_for_each_range(&gmem->bindings, index, slot, start, end - 1) {
+		pgoff_t first = max_t(pgoff_t, start, slot->gmem.pgoff);
+		pgoff_t last = min_t(pgoff_t, end,
+				     slot->gmem.pgoff + slot->npages);
+		struct kvm_gfn_range range = {
+			.start = slot->base_gfn + first - slot->gmem.pgoff,
+			.end = slot->base_gfn + last - slot->gmem.pgoff,
+			.slot = slot,
+			.may_block = true,
+			/* guest_memfd backs private mappings only. */
+			.attr_filter = KVM_FILTER_PRIVATE,
+		};
+
+		if (!locked) {
+			KVM_MMU_LOCK(kvm);
+			kvm_mmu_invalidate_begin(kvm);
+			locked = true;
+		}
+		flush |= kvm_mmu_unmap_gfn_range(kvm, &range);
+	}
+
+	if (flush)
+		kvm_flush_remote_tlbs(kvm);
+	if (locked)
+		KVM_MMU_UNLOCK(kvm);
+}
+
+static void kvm_gmem_invalidate_end(void *data, pgoff_t start, pgoff_t end)
+{
+	struct kvm_gmem *gmem = data;
+	unsigned long index = start;
+
+	/* Balanced with begin: @bindings cannot change in between. */
+	if (!xa_find(&gmem->bindings, &index, end - 1, XA_PRESENT))
+		return;
+
+	KVM_MMU_LOCK(gmem->kvm);
+	kvm_mmu_invalidate_end(gmem->kvm);
+	KVM_MMU_UNLOCK(gmem->kvm);
+}
+
+/*
+ * The file is being released while its VM lives.  Memslots hold the file,
+ * so none is bound to it any more.
+ */
+static void kvm_gmem_release(void *data)
+{
+	struct kvm_gmem *gmem = data;
+
+	WARN_ON_ONCE(!xa_empty(&gmem->bindings));
+	mutex_lock(&kvm_gmem_files_lock);
+	kvm_gmem_free(gmem);
+	mutex_unlock(&kvm_gmem_files_lock);
+}
+
+static const struct gmem_owner_ops kvm_gmem_owner_ops = {
+	.owner			= THIS_MODULE,
+	.invalidate_begin	= kvm_gmem_invalidate_begin,
+	.invalidate_end		= kvm_gmem_invalidate_end,
+	.release		= kvm_gmem_release,
+};
 
 void kvm_gmem_init(struct module *module)
 {
@@ -19,35 +131,287 @@ void kvm_gmem_init(struct module *module)
 
 int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 {
-	struct file *file = gmem_file_create(args->size, args->flags);
+	struct kvm_gmem *gmem;
+	struct file *file;
+	int fd;
 
-	if (IS_ERR(file))
+	/* No flags are defined; gmem_create() rejects the rest as upstream. */
+	fd = get_unused_fd_flags(0);
+	if (fd < 0)
+		return fd;
+
+	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
+	if (!gmem) {
+		put_unused_fd(fd);
+		return -ENOMEM;
+	}
+	gmem->kvm = kvm;
+	xa_init(&gmem->bindings);
+	INIT_LIST_HEAD(&gmem->entry);
+
+	file = gmem_create(args->size, args->flags, &kvm_gmem_owner_ops, gmem);
+	if (IS_ERR(file)) {
+		kfree(gmem);
+		put_unused_fd(fd);
 		return PTR_ERR(file);
-	fput(file);
-	return -EOPNOTSUPP;
+	}
+	gmem->file = file;
+
+	/* The VM cannot be destroyed while its ioctl runs: no race. */
+	mutex_lock(&kvm_gmem_files_lock);
+	list_add(&gmem->entry, &kvm_gmem_files);
+	mutex_unlock(&kvm_gmem_files_lock);
+
+	fd_install(fd, file);
+	return fd;
+}
+
+/**
+ * kvm_gmem_destroy_vm() - detach the files of a VM that is being destroyed
+ * @kvm: the VM, whose last reference is gone
+ *
+ * Called first thing in kvm_destroy_vm(), while the MMU still works: each
+ * file of @kvm has the guest's mappings of it zapped and is then detached,
+ * so no later punch reaches this VM.  The memslots, which still hold their
+ * files, are freed later by kvm_destroy_vm() and drop them.
+ */
+void kvm_gmem_destroy_vm(struct kvm *kvm)
+{
+	struct kvm_gmem *gmem, *next;
+
+	mutex_lock(&kvm_gmem_files_lock);
+	list_for_each_entry_safe(gmem, next, &kvm_gmem_files, entry) {
+		/*
+		 * If detaching fails, the file's release is under way and its
+		 * callback frees @gmem once this lock is dropped.
+		 */
+		if (gmem->kvm == kvm && gmem_detach(gmem->file))
+			kvm_gmem_free(gmem);
+	}
+	mutex_unlock(&kvm_gmem_files_lock);
 }
 
 int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 		  unsigned int fd, u64 offset)
 {
-	return -EINVAL;
+	unsigned long start, end;
+	struct kvm_gmem *gmem;
+	struct file *file;
+	u64 last;
+	int r;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	if (!is_gmem_file(file)) {
+		r = -EINVAL;
+		goto out_put;
+	}
+
+	gmem_lock(file);
+	gmem = gmem_owner_data(file, &kvm_gmem_owner_ops);
+	r = -EINVAL;
+	if (!gmem || gmem->kvm != kvm)
+		goto out_unlock;
+	if (!PAGE_ALIGNED(offset) ||
+	    check_add_overflow(offset, (u64)slot->npages << PAGE_SHIFT, &last) ||
+	    last > i_size_read(file_inode(file)))
+		goto out_unlock;
+
+	start = offset >> PAGE_SHIFT;
+	end = start + slot->npages;
+	r = -EEXIST;
+	if (xa_find(&gmem->bindings, &start, end - 1, XA_PRESENT))
+		goto out_unlock;
+	start = offset >> PAGE_SHIFT;
+
+	/*
+	 * The memslot is new and not yet visible, so no fault can see it
+	 * half bound.
+	 */
+	r = xa_err(xa_store_range(&gmem->bindings, start, end - 1, slot,
+				  GFP_KERNEL_ACCOUNT));
+	if (r) {
+		xa_store_range(&gmem->bindings, start, end - 1, NULL, GFP_KERNEL);
+		goto out_unlock;
+	}
+	slot->gmem.pgoff = start;
+	WRITE_ONCE(slot->gmem.file, file);
+	gmem_unlock(file);
+	/* The binding keeps the reference fget() took. */
+	return 0;
+
+out_unlock:
+	gmem_unlock(file);
+out_put:
+	fput(file);
+	return r;
 }
 
 void kvm_gmem_unbind(struct kvm_memory_slot *slot)
 {
+	unsigned long start = slot->gmem.pgoff;
+	struct file *file = slot->gmem.file;
+	struct kvm_gmem *gmem;
+
+	if (!file)
+		return;
+
+	/*
+	 * synchronize_srcu() already kept faults off the memslot.  A file
+	 * whose VM is being destroyed is detached: nothing to unbind there.
+	 */
+	gmem_lock(file);
+	gmem = gmem_owner_data(file, &kvm_gmem_owner_ops);
+	if (gmem)
+		xa_store_range(&gmem->bindings, start, start + slot->npages - 1,
+			       NULL, GFP_KERNEL);
+	WRITE_ONCE(slot->gmem.file, NULL);
+	gmem_unlock(file);
+
+	fput(file);
+}
+
+static pgoff_t kvm_gmem_index(struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	return gfn - slot->base_gfn + slot->gmem.pgoff;
+}
+
+/*
+ * The folio backing @gfn, locked and referenced, with its pfn.  Folios are
+ * 4 KiB for now: *@max_order is 0.
+ */
+static struct folio *kvm_gmem_get_folio(struct kvm_memory_slot *slot,
+					gfn_t gfn, kvm_pfn_t *pfn,
+					int *max_order)
+{
+	struct file *file = READ_ONCE(slot->gmem.file);
+	pgoff_t index = kvm_gmem_index(slot, gfn);
+	struct folio *folio;
+
+	/* The memslot holds the file as long as it is bound. */
+	if (!file)
+		return ERR_PTR(-EFAULT);
+
+	folio = gmem_get_folio(file, index, true);
+	if (IS_ERR(folio))
+		return folio;
+
+	if (folio_test_hwpoison(folio)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return ERR_PTR(-EHWPOISON);
+	}
+
+	*pfn = folio_pfn(folio) + (index - folio->index);
+	if (max_order)
+		*max_order = 0;
+	return folio;
+}
+
+/*
+ * A folio's uptodate flag says it is prepared for the guest: gmem zeroed
+ * it, and the architecture (SEV-SNP's RMP) made it private.
+ */
+static int kvm_gmem_prepare_folio(struct kvm *kvm, struct kvm_memory_slot *slot,
+				  gfn_t gfn, struct folio *folio)
+{
+	int r = 0;
+
+	if (folio_test_uptodate(folio))
+		return 0;
+#ifdef CONFIG_HAVE_KVM_ARCH_GMEM_PREPARE
+	r = kvm_arch_gmem_prepare(kvm, gfn, folio_pfn(folio),
+				  folio_order(folio));
+#endif
+	if (!r)
+		folio_mark_uptodate(folio);
+	return r;
 }
 
 int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot,
 		     gfn_t gfn, kvm_pfn_t *pfn, int *max_order)
 {
-	return -EFAULT;
+	struct folio *folio;
+	int r;
+
+	folio = kvm_gmem_get_folio(slot, gfn, pfn, max_order);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+
+	r = kvm_gmem_prepare_folio(kvm, slot, gfn, folio);
+	folio_unlock(folio);
+	/* On success the caller releases the page, as with any pfn. */
+	if (r)
+		folio_put(folio);
+	return r;
 }
 EXPORT_SYMBOL_GPL(kvm_gmem_get_pfn);
+
+static bool kvm_gmem_gfn_is_private(struct kvm *kvm, gfn_t gfn)
+{
+	return kvm_range_has_memory_attributes(kvm, gfn, gfn + 1,
+					       KVM_MEMORY_ATTRIBUTE_PRIVATE,
+					       KVM_MEMORY_ATTRIBUTE_PRIVATE);
+}
 
 long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 		       long npages, kvm_gmem_populate_cb post_populate,
 		       void *opaque)
 {
-	return -EINVAL;
+	struct kvm_memory_slot *slot;
+	struct file *file;
+	long i;
+	int r = 0;
+
+	lockdep_assert_held(&kvm->slots_lock);
+	if (npages < 0)
+		return -EINVAL;
+
+	slot = gfn_to_memslot(kvm, start_gfn);
+	if (!kvm_slot_can_be_private(slot))
+		return -EINVAL;
+	/* slots_lock keeps the memslot, and so its file, in place. */
+	file = slot->gmem.file;
+	if (!file)
+		return -EFAULT;
+
+	gmem_lock(file);
+	npages = min_t(ulong, slot->npages - (start_gfn - slot->base_gfn),
+		       npages);
+	for (i = 0; i < npages; i++) {
+		gfn_t gfn = start_gfn + i;
+		struct folio *folio;
+		kvm_pfn_t pfn;
+
+		if (signal_pending(current)) {
+			r = -EINTR;
+			break;
+		}
+
+		folio = kvm_gmem_get_folio(slot, gfn, &pfn, NULL);
+		if (IS_ERR(folio)) {
+			r = PTR_ERR(folio);
+			break;
+		}
+		folio_unlock(folio);
+
+		if (folio_test_uptodate(folio))
+			r = -EEXIST;
+		else if (!kvm_gmem_gfn_is_private(kvm, gfn))
+			r = -EINVAL;
+		else
+			r = post_populate(kvm, gfn, pfn,
+					  src ? src + i * PAGE_SIZE : NULL, 0,
+					  opaque);
+		if (!r)
+			folio_mark_uptodate(folio);
+		folio_put(folio);
+		if (r)
+			break;
+	}
+	gmem_unlock(file);
+
+	return r && !i ? r : i;
 }
 EXPORT_SYMBOL_GPL(kvm_gmem_populate);

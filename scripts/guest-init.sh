@@ -32,32 +32,32 @@ is_loaded() {
 	grep -q "^$(echo "$1" | tr - _) " /proc/modules
 }
 
-n=0
-result() {	# result STATUS NAME [DIRECTIVE]
-	n=$((n + 1))
+# result STATUS NAME [DIRECTIVE]: one TAP line; the count lives in a file
+# because the plan runs in a subshell.
+result() {
+	n=$(($(cat /tmp/n) + 1))
+	echo "$n" > /tmp/n
 	echo "$1 $n $2${3:+ # $3}"
 }
 
-ntests=$(($(plan_lines | wc -l) + 2))
-echo "TAP version 13"
-echo "1..$ntests"
+# Loading must succeed; report it on its own so that the cause is plain.
+load_modules() {
+	local status=ok m
 
-# Load the modules in order; a failure fails every test after it anyway,
-# but report it on its own so the cause is plain.
-loaded=
-load_status=ok
-for m in $(cat /modules.load); do
-	insmod "/lib/modules/$m.ko" 2>&1 | sed 's/^/    /'
-	is_loaded "$m" || load_status="not ok"
-	loaded="$m $loaded"
-done
-result "$load_status" modules_load
+	for m in $(cat /modules.load); do
+		insmod "/lib/modules/$m.ko" 2>&1 | sed 's/^/    /'
+		is_loaded "$m" || status="not ok"
+	done
+	result "$status" modules_load
+}
 
-cd /tests
-plan_lines | while read -r name timeout prog args; do
+run_test() {	# run_test NAME TIMEOUT PROGRAM [ARGS...]
+	local name=$1 timeout=$2 prog=$3 start took rc
+	shift 3
+
 	start=$(uptime_cs)
 	{
-		timeout -s KILL "$timeout" "./$prog" $args < /dev/null 2>&1
+		timeout -s KILL "$timeout" "./$prog" "$@" < /dev/null 2>&1
 		echo $? > /tmp/rc
 	} | sed 's/^/    /'
 	rc=$(cat /tmp/rc)
@@ -72,18 +72,49 @@ plan_lines | while read -r name timeout prog args; do
 	else
 		result "not ok" "$name" "exit code $rc"
 	fi
-	echo "$n" > /tmp/n
-done
-n=$(cat /tmp/n 2>/dev/null || echo 1)
-cd /
+}
 
 # Unloading must succeed once every test has closed its files.
-unload_status=ok
-for m in $loaded; do
-	rmmod "$m" 2>&1 | sed 's/^/    /'
-	is_loaded "$m" && unload_status="not ok"
+unload_modules() {
+	local status=ok m
+
+	for m in $(sed '1!G;h;$!d' /modules.load); do
+		rmmod "$m" 2>&1 | sed 's/^/    /'
+		is_loaded "$m" && status="not ok"
+	done
+	result "$status" modules_unload
+}
+
+run_all() {
+	echo "TAP version 13"
+	echo "1..$(($(plan_lines | wc -l) + 2))"
+	load_modules
+	cd /tests || return
+	plan_lines | while read -r name timeout prog args; do
+		# $args unquoted: split into the program's arguments
+		run_test "$name" "$timeout" "$prog" $args
+	done
+	cd / || return
+	unload_modules
+}
+
+# The tests run in the background so that one stuck where no signal reaches
+# it (a task in D state, a module that will not unload) still leaves time to
+# dump the kernel log: the budget is every test's timeout plus a minute each
+# for loading and unloading.  Tests not reported by then count as failed.
+echo 0 > /tmp/n
+budget=$(plan_lines | awk '{ s += $2 } END { print s + 120 }')
+run_all &
+tests=$!
+waited=0
+while kill -0 "$tests" 2>/dev/null; do
+	if [ "$waited" -ge "$budget" ]; then
+		echo "# guest: tests still running after $budget s, giving up"
+		break
+	fi
+	sleep 1
+	waited=$((waited + 1))
 done
-result "$unload_status" modules_unload
 
 echo "--- dmesg ---"
 dmesg

@@ -2,21 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Prepare the directory that Kbuild builds the modules in (M=):
-# the distribution's virt/kvm and arch/x86/kvm, with kvm/patches/*.patch
-# applied, plus this repository's Kbuild, gmem/, kvm/ and include/.
+# the distribution's virt/kvm and arch/x86/kvm, plus this repository's
+# Kbuild, gmem/, kvm/ and include/.  The gmem variant gets kvm/patches/*.patch
+# applied; the reference variant is the distribution's code unchanged.
 # Kernel sources are copied once per set of patches; the repository's files
 # are synced on every call, keeping their times so that make rebuilds only
 # what changed.
 #
-# Usage: scripts/stage-modules.sh KERNEL_SOURCE_DIR STAGE_DIR
+# Usage: scripts/stage-modules.sh KERNEL_SOURCE_DIR STAGE_DIR VARIANT
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 ksrc=$1
 stage=$2
+variant=$3
 
 patches=
-if [ -d "$top/kvm/patches" ]; then
+if [ "$variant" = gmem ] && [ -d "$top/kvm/patches" ]; then
 	patches=$(find "$top/kvm/patches" -name '*.patch' | sort)
 fi
 stamp=$stage/.kvm-sources-$(cat /dev/null $patches | sha1sum | cut -c1-12)

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmem's files: each file on an inode is one owner's view of the memory.
+ *
+ * A file is attached to its owner from creation until either the owner
+ * detaches (gmem_detach(): the owner is going away) or the file is
+ * released; whichever comes first ends the owner's callbacks.  The memory
+ * belongs to the inode and lives as long as any file on it.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+/*
+ * Ends @gf's attachment, under the invalidate lock held exclusive.
+ * Returns the ops it had, NULL if it was not attached.
+ */
+static const struct gmem_owner_ops *gmem_file_unset_owner(struct gmem_file *gf)
+{
+	const struct gmem_owner_ops *ops = gf->ops;
+
+	gf->ops = NULL;
+	gf->data = NULL;
+	return ops;
+}
+
+static int gmem_release(struct inode *inode, struct file *file)
+{
+	struct gmem_file *gf = file->private_data;
+	const struct gmem_owner_ops *ops;
+	void *data;
+
+	filemap_invalidate_lock(inode->i_mapping);
+	list_del(&gf->entry);
+	data = gf->data;
+	ops = gmem_file_unset_owner(gf);
+	filemap_invalidate_unlock(inode->i_mapping);
+
+	if (ops) {
+		ops->release(data);
+		module_put(ops->owner);
+	}
+	kfree(gf);
+	return 0;
+}
+
+/* No read, write, mmap or seek: user space never touches the memory. */
+const struct file_operations gmem_fops = {
+	.owner		= THIS_MODULE,
+	.release	= gmem_release,
+	.fallocate	= gmem_fallocate,
+};
+
+static struct file *gmem_file_open(struct inode *inode,
+				   const struct gmem_owner_ops *ops, void *data)
+{
+	struct gmem_file *gf;
+	struct file *file;
+
+	gf = kzalloc(sizeof(*gf), GFP_KERNEL_ACCOUNT);
+	if (!gf)
+		return ERR_PTR(-ENOMEM);
+
+	/* Unlike anon_inode_getfile(), this leaves f_op's module to us. */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, gmem_mnt, "[gmem]", O_RDWR, &gmem_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		kfree(gf);
+		return file;
+	}
+	file->f_flags |= O_LARGEFILE;
+	file->private_data = gf;
+
+	__module_get(ops->owner);
+	filemap_invalidate_lock(inode->i_mapping);
+	gf->ops = ops;
+	gf->data = data;
+	list_add(&gf->entry, &GMEM_I(inode)->files);
+	filemap_invalidate_unlock(inode->i_mapping);
+	return file;
+}
+
+/**
+ * gmem_create() - new memory, and the first file on it
+ * @size: bytes of memory, page aligned, fixed for the life of the inode
+ * @flags: none defined yet, must be zero
+ * @ops: the owner's callbacks, see &struct gmem_owner_ops
+ * @data: passed to @ops
+ *
+ * The memory starts with no pages; they are allocated, zeroed, by
+ * fallocate() or gmem_get_folio() and freed by a punched hole or when the
+ * last file on the inode is gone.
+ *
+ * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size
+ * or flags, -ENOMEM.
+ */
+struct file *gmem_create(loff_t size, u64 flags,
+			 const struct gmem_owner_ops *ops, void *data)
+{
+	struct inode *inode;
+	struct file *file;
+
+	if (flags || size <= 0 || !PAGE_ALIGNED(size))
+		return ERR_PTR(-EINVAL);
+
+	inode = gmem_new_inode(size);
+	if (IS_ERR(inode))
+		return ERR_CAST(inode);
+
+	file = gmem_file_open(inode, ops, data);
+	if (IS_ERR(file))
+		iput(inode);
+	return file;
+}
+EXPORT_SYMBOL_GPL(gmem_create);
+
+/**
+ * gmem_detach() - the owner of @file is going away
+ * @file: a gmem file
+ *
+ * Calls the owner's invalidation for the whole file, so that it stops
+ * using the memory, and then never again: not for invalidation, not for
+ * release.  The file and the memory stay; fallocate() on the file still
+ * works.  The owner frees its data once this returns true.
+ *
+ * Return: true if the file was attached; false if it was not, or if its
+ * release got there first (then the owner's release callback runs).
+ */
+bool gmem_detach(struct file *file)
+{
+	struct gmem_file *gf = file->private_data;
+	struct address_space *mapping = file->f_mapping;
+	const struct gmem_owner_ops *ops;
+
+	filemap_invalidate_lock(mapping);
+	ops = gf->ops;
+	if (ops) {
+		ops->invalidate_begin(gf->data, 0, ULONG_MAX);
+		ops->invalidate_end(gf->data, 0, ULONG_MAX);
+		gmem_file_unset_owner(gf);
+	}
+	filemap_invalidate_unlock(mapping);
+
+	if (ops)
+		module_put(ops->owner);
+	return !!ops;
+}
+EXPORT_SYMBOL_GPL(gmem_detach);
+
+/**
+ * is_gmem_file() - whether @file is a gmem file
+ * @file: any file
+ *
+ * Return: true for a file gmem_create() made.
+ */
+bool is_gmem_file(struct file *file)
+{
+	return file->f_op == &gmem_fops;
+}
+EXPORT_SYMBOL_GPL(is_gmem_file);
+
+/**
+ * gmem_owner_data() - the data of @file's owner, if it has @ops
+ * @file: any file
+ * @ops: the caller's owner ops
+ *
+ * The answer holds while the caller holds gmem_lock(), or otherwise knows
+ * the owner cannot detach.
+ *
+ * Return: the owner's data, or NULL if @file is not a gmem file attached
+ * to an owner with @ops.
+ */
+void *gmem_owner_data(struct file *file, const struct gmem_owner_ops *ops)
+{
+	struct gmem_file *gf;
+
+	if (!is_gmem_file(file))
+		return NULL;
+	gf = file->private_data;
+	return gf->ops == ops ? gf->data : NULL;
+}
+EXPORT_SYMBOL_GPL(gmem_owner_data);
+
+/**
+ * gmem_lock() - exclude invalidation of @file's memory
+ * @file: a gmem file
+ *
+ * Takes the inode's invalidate lock exclusive: no owner callback runs and
+ * no owner attaches or detaches until gmem_unlock().  Owners hold it while
+ * they change what their callbacks read.
+ */
+void gmem_lock(struct file *file)
+{
+	filemap_invalidate_lock(file->f_mapping);
+}
+EXPORT_SYMBOL_GPL(gmem_lock);
+
+/**
+ * gmem_unlock() - undo gmem_lock()
+ * @file: a gmem file
+ */
+void gmem_unlock(struct file *file)
+{
+	filemap_invalidate_unlock(file->f_mapping);
+}
+EXPORT_SYMBOL_GPL(gmem_unlock);
