@@ -61,7 +61,7 @@ testdir := $(out)/tests
 ksft_kvm := $(ksrc)/tools/testing/selftests/kvm
 plan_programs = $(shell awk '!/^[[:space:]]*\#/ && NF { print $$3 }' $(1))
 upstream_tests := $(sort $(call plan_programs,selftests/upstream.plan))
-gmem_programs := $(patsubst demo/%.c,gmem/%,$(wildcard demo/*.c))
+gmem_programs := $(patsubst %.c,gmem/%,$(notdir $(wildcard demo/*.c selftests/*.c)))
 
 tests: $(addprefix $(testdir)/,$(gmem_programs))
 
@@ -83,10 +83,14 @@ libkvm_cflags := -D_GNU_SOURCE= -O2 -g -std=gnu99 -Wall -Wstrict-prototypes \
 	-I$(top)/include/uapi
 libkvm_ldflags := -static -pthread -no-pie
 
-$(testdir)/gmem/%: demo/%.c upstream-tests
-	@mkdir -p $(@D)
-	$(CC) $(libkvm_cflags) $< $(wildcard $(testdir)/kvm/lib/*.o \
-		$(testdir)/kvm/lib/x86_64/*.o) $(libkvm_ldflags) -ldl -o $@
+define gmem_program
+$(testdir)/gmem/%: $(1)/%.c $(wildcard $(1)/*.h) upstream-tests
+	@mkdir -p $$(@D)
+	$$(CC) $$(libkvm_cflags) $$< $$(wildcard $$(testdir)/kvm/lib/*.o \
+		$$(testdir)/kvm/lib/x86_64/*.o) $$(libkvm_ldflags) -ldl -o $$@
+endef
+$(eval $(call gmem_program,demo))
+$(eval $(call gmem_program,selftests))
 
 # ---- the test guest ----
 kimage := $(kroot)/boot/vmlinuz-$(KVER)-amd64
@@ -109,11 +113,16 @@ endef
 demo: modules tests
 	$(call run_guest,demo,demo/demo.plan)
 
+# Upstream's selftests are the contract both variants fill; gmem's own
+# test what only the gmem variant does.
+check_plans := selftests/upstream.plan demo/demo.plan \
+	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan)
+
 # The summariser decides pass or fail, so it is tested first, on the host.
 check: checkpatch modules tests upstream-tests
 	@scripts/test-tap-summary.sh > $(out)/test-tap-summary.tap || \
 		{ cat $(out)/test-tap-summary.tap; exit 1; }
-	$(call run_guest,check,selftests/upstream.plan demo/demo.plan)
+	$(call run_guest,check,$(check_plans))
 
 clean:
 	rm -rf build

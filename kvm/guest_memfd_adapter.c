@@ -25,6 +25,7 @@
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/xarray.h>
 
 #include "kvm_mm.h"
@@ -135,7 +136,13 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	struct file *file;
 	int fd;
 
-	/* No flags are defined; gmem_create() rejects the rest as upstream. */
+	/*
+	 * gmem_create() checks size and flags as upstream does.  Upstream
+	 * ignores the reserved fields; refusing them keeps them usable.
+	 */
+	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)))
+		return -EINVAL;
+
 	fd = get_unused_fd_flags(0);
 	if (fd < 0)
 		return fd;

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmem's lifetime rules (Documentation/lifetimes.rst), one test each:
+ *
+ *  - closing the guest_memfd fd while a memslot is bound frees and zaps
+ *    nothing: the guest keeps its memory;
+ *  - a guest_memfd does not keep its VM alive; the file outlives it,
+ *    fallocate() still works on it, and no other VM can bind it;
+ *  - the memory lives while any file of it is open or bound and is freed
+ *    when the last one goes, whatever the order.
+ *
+ * Memory is seen through the guest kernel's Unevictable counter and the
+ * file's st_blocks; a VM's life through KVM's debugfs.
+ */
+#include "gmem_test_util.h"
+#include "kselftest_harness.h"
+
+#define SIZE		(16ul << 20)
+#define SIZE_KB		(SIZE >> 10)
+/* Allocated memory may still wait in LRU batches of other CPUs. */
+#define SLACK_KB	256
+
+static void assert_allocated(long base_kb, const char *when)
+{
+	long kb = unevictable_kb() - base_kb;
+
+	TEST_ASSERT(kb >= SIZE_KB - SLACK_KB,
+		    "%s: %ld KiB allocated, expected %lu", when, kb, SIZE_KB);
+}
+
+static void assert_freed(long base_kb, const char *when)
+{
+	long kb = unevictable_left_kb(base_kb);
+
+	TEST_ASSERT(kb <= 0, "%s: %ld KiB still allocated, expected none",
+		    when, kb);
+}
+
+TEST(closing_the_fd_keeps_bound_memory)
+{
+	long base = unevictable_kb();
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int gmem;
+
+	vm = private_vm(&vcpu, SIZE, &gmem);
+	ASSERT_EQ(run_to_sync(vcpu), 0);
+	assert_allocated(base, "after the guest wrote");
+
+	close(gmem);
+	assert_allocated(base, "after closing the only fd");
+	ASSERT_EQ(run_to_sync(vcpu), 0) TH_LOG("pages the guest lost");
+
+	kvm_vm_free(vm);
+	assert_freed(base, "after the memslot went with the VM");
+}
+
+TEST(the_file_does_not_keep_its_vm)
+{
+	long base = unevictable_kb();
+	int vms = live_vms();
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm, *other;
+	int gmem, r;
+
+	vm = private_vm(&vcpu, SIZE, &gmem);
+	ASSERT_EQ(run_to_sync(vcpu), 0);
+	ASSERT_EQ(live_vms(), vms + 1);
+
+	kvm_vm_free(vm);
+	ASSERT_EQ(live_vms(), vms) TH_LOG("the VM outlived its last fd");
+
+	/* The memory is the file's, not the VM's. */
+	ASSERT_EQ(gmem_allocated_kb(gmem), SIZE_KB);
+	ASSERT_EQ(fallocate(gmem, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			    0, SIZE / 2), 0);
+	ASSERT_EQ(gmem_allocated_kb(gmem), SIZE_KB / 2);
+	ASSERT_EQ(fallocate(gmem, FALLOC_FL_KEEP_SIZE, 0, SIZE), 0);
+	ASSERT_EQ(gmem_allocated_kb(gmem), SIZE_KB);
+
+	other = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	r = __vm_set_user_memory_region2(other, TEST_SLOT, KVM_MEM_GUEST_MEMFD,
+					 TEST_GPA, SIZE, NULL, gmem, 0);
+	ASSERT_EQ(r, -1);
+	ASSERT_EQ(errno, EINVAL) TH_LOG("binding an ownerless file");
+	kvm_vm_free(other);
+
+	close(gmem);
+	assert_freed(base, "after closing the ownerless file");
+}
+
+/* The last of the fd and the memslot frees the memory, in either order. */
+TEST(memory_goes_with_the_fd_after_the_memslot)
+{
+	long base = unevictable_kb();
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int gmem;
+
+	vm = private_vm(&vcpu, SIZE, &gmem);
+	ASSERT_EQ(run_to_sync(vcpu), 0);
+	vm_mem_region_delete(vm, TEST_SLOT);
+	assert_allocated(base, "after deleting the memslot");
+	close(gmem);
+	assert_freed(base, "after closing the fd");
+	kvm_vm_free(vm);
+}
+
+TEST(memory_goes_with_the_memslot_after_the_fd)
+{
+	long base = unevictable_kb();
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int gmem;
+
+	vm = private_vm(&vcpu, SIZE, &gmem);
+	ASSERT_EQ(run_to_sync(vcpu), 0);
+	close(gmem);
+	assert_allocated(base, "after closing the fd");
+	vm_mem_region_delete(vm, TEST_SLOT);
+	assert_freed(base, "after deleting the memslot");
+	kvm_vm_free(vm);
+}
+
+TEST(memory_goes_with_the_fd_after_the_vm)
+{
+	long base = unevictable_kb();
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int gmem;
+
+	vm = private_vm(&vcpu, SIZE, &gmem);
+	ASSERT_EQ(run_to_sync(vcpu), 0);
+	kvm_vm_free(vm);
+	assert_allocated(base, "after destroying the VM");
+	close(gmem);
+	assert_freed(base, "after closing the fd");
+}
+
+TEST(memory_of_an_unbound_file_goes_with_the_fd)
+{
+	long base = unevictable_kb();
+	struct kvm_vm *vm;
+	int gmem;
+
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	gmem = vm_create_guest_memfd(vm, SIZE, 0);
+	ASSERT_EQ(fallocate(gmem, FALLOC_FL_KEEP_SIZE, 0, SIZE), 0);
+	assert_allocated(base, "after fallocate()");
+	close(gmem);
+	assert_freed(base, "after closing the fd");
+	kvm_vm_free(vm);
+}
+
+TEST_HARNESS_MAIN

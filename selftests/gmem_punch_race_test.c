@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A vCPU writes and reads private memory while another thread punches
+ * holes in it.  Whatever the interleaving, the guest may only ever read
+ * what it wrote or zero (a page punched since): never another page's data,
+ * never stale data from a freed page.  And all of the memory is freed at
+ * the end.
+ */
+#include <pthread.h>
+
+#include "gmem_test_util.h"
+#include "kselftest_harness.h"
+
+#define NPAGES		512
+#define SIZE		(NPAGES * PAGE_SIZE)
+#define ROUNDS		200
+
+/* Guest: each round writes every page's pattern and checks it right back. */
+static void guest_write_and_check(void)
+{
+	u64 *mem = (u64 *)TEST_GPA;
+	u64 round, i, seen;
+
+	for (round = 0; round < ROUNDS; round++) {
+		for (i = 0; i < NPAGES; i++) {
+			WRITE_ONCE(mem[i * WORDS_PER_PAGE], page_pattern(i));
+			seen = READ_ONCE(mem[i * WORDS_PER_PAGE]);
+			__GUEST_ASSERT(seen == page_pattern(i) || !seen,
+				       "page %lu held 0x%lx", i, seen);
+		}
+		GUEST_SYNC1(round);
+	}
+	GUEST_DONE();
+}
+
+struct puncher {
+	int gmem;
+	bool stop;
+	unsigned long punches;
+	int err;
+};
+
+/* Punches 1 to 16 pages at a time, all over the file, until told to stop. */
+static void *punch_holes(void *arg)
+{
+	struct puncher *p = arg;
+	unsigned int seed = 1;
+
+	while (!READ_ONCE(p->stop)) {
+		off_t first = rand_r(&seed) % NPAGES;
+		off_t n = 1 + rand_r(&seed) % 16;
+
+		if (fallocate(p->gmem, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			      first * PAGE_SIZE, n * PAGE_SIZE)) {
+			p->err = errno;
+			break;
+		}
+		p->punches++;
+	}
+	return NULL;
+}
+
+TEST(guest_sees_its_data_or_zero_while_holes_are_punched)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	struct puncher p = { 0 };
+	long base = unevictable_kb();
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	pthread_t thread;
+	struct ucall uc;
+	u64 rounds = 0;
+
+	vm = vm_create_shape_with_one_vcpu(shape, &vcpu, guest_write_and_check);
+	p.gmem = vm_create_guest_memfd(vm, SIZE, 0);
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT, NPAGES,
+		   KVM_MEM_GUEST_MEMFD, p.gmem, 0);
+	virt_map(vm, TEST_GPA, TEST_GPA, NPAGES);
+	vm_mem_set_private(vm, TEST_GPA, SIZE);
+
+	ASSERT_EQ(pthread_create(&thread, NULL, punch_holes, &p), 0);
+	for (;;) {
+		vcpu_run(vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		if (get_ucall(vcpu, &uc) != UCALL_SYNC)
+			break;
+		rounds++;
+	}
+	WRITE_ONCE(p.stop, true);
+	pthread_join(thread, NULL);
+
+	if (uc.cmd == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	ASSERT_EQ(uc.cmd, UCALL_DONE);
+	ASSERT_EQ(rounds, ROUNDS);
+	ASSERT_EQ(p.err, 0) TH_LOG("fallocate(PUNCH_HOLE): %s", strerror(p.err));
+	ASSERT_GT(p.punches, 0);
+	TH_LOG("%lu holes punched during %lu rounds", p.punches, rounds);
+
+	close(p.gmem);
+	kvm_vm_free(vm);
+	ASSERT_LE(unevictable_left_kb(base), 0) TH_LOG("memory left behind");
+}
+
+TEST_HARNESS_MAIN

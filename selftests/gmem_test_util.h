@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for gmem's selftests: a private-memory VM on one guest_memfd, a
+ * guest that writes and checks one word per page, and the guest kernel's
+ * own counters to see memory come and go.
+ */
+#ifndef _GMEM_TEST_UTIL_H
+#define _GMEM_TEST_UTIL_H
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <linux/falloc.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "ucall_common.h"
+
+#define TEST_GPA	BIT_ULL(32)	/* above the library's own memory */
+#define TEST_SLOT	10
+#define WORDS_PER_PAGE	(PAGE_SIZE / sizeof(u64))
+
+/* What the guest stores in the first word of page @i: never zero. */
+static inline u64 page_pattern(u64 i)
+{
+	return 0x676d656d00000000ull | i;
+}
+
+/*
+ * Guest: write each page's pattern, report 0, then on every run count the
+ * pages that no longer hold it and report that.
+ */
+static void guest_write_then_count(u64 npages)
+{
+	u64 *mem = (u64 *)TEST_GPA;
+	u64 i, bad;
+
+	for (i = 0; i < npages; i++)
+		WRITE_ONCE(mem[i * WORDS_PER_PAGE], page_pattern(i));
+	GUEST_SYNC1(0);
+	for (;;) {
+		bad = 0;
+		for (i = 0; i < npages; i++)
+			bad += READ_ONCE(mem[i * WORDS_PER_PAGE]) != page_pattern(i);
+		GUEST_SYNC1(bad);
+	}
+}
+
+/* Runs @vcpu to its next GUEST_SYNC1() and returns the value. */
+static inline u64 run_to_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		return uc.args[0];
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+	default:
+		TEST_FAIL("unexpected ucall %lu", uc.cmd);
+	}
+	return 0;
+}
+
+/*
+ * A SW-protected VM whose vCPU runs guest_write_then_count() over @size
+ * bytes of private memory at TEST_GPA, backed by the guest_memfd *@gmem.
+ * The library's own duplicate of the fd is closed, so that the caller's fd
+ * and the memslot are the only references on the file.
+ */
+static inline struct kvm_vm *private_vm(struct kvm_vcpu **vcpu, u64 size,
+					int *gmem)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	struct userspace_mem_region *region;
+	struct kvm_vm *vm;
+
+	vm = vm_create_shape_with_one_vcpu(shape, vcpu, guest_write_then_count);
+	vcpu_args_set(*vcpu, 1, size / PAGE_SIZE);
+	*gmem = vm_create_guest_memfd(vm, size, 0);
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
+		   size / vm->page_size, KVM_MEM_GUEST_MEMFD, *gmem, 0);
+	region = memslot2region(vm, TEST_SLOT);
+	close(region->region.guest_memfd);
+	region->region.guest_memfd = -1;
+	virt_map(vm, TEST_GPA, TEST_GPA, size / vm->page_size);
+	vm_mem_set_private(vm, TEST_GPA, size);
+	return vm;
+}
+
+/* A field of /proc/meminfo, in KiB. */
+static inline long meminfo_kb(const char *field)
+{
+	char line[128];
+	size_t len = strlen(field);
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	TEST_ASSERT(f, "open /proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':')
+			kb = atol(line + len + 1);
+	fclose(f);
+	TEST_ASSERT(kb >= 0, "no %s in /proc/meminfo", field);
+	return kb;
+}
+
+/*
+ * gmem's memory is unevictable page cache, and nothing else in the test
+ * guest is unevictable, so /proc/meminfo's Unevictable counts it.  Pages
+ * wait in per-CPU LRU batches before they are counted (and, when freed,
+ * before they are gone); compacting memory drains those batches first.
+ */
+static inline long unevictable_kb(void)
+{
+	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+
+	TEST_ASSERT(fd >= 0, "open /proc/sys/vm/compact_memory");
+	TEST_ASSERT(write(fd, "1", 1) == 1, "compact memory");
+	close(fd);
+	return meminfo_kb("Unevictable");
+}
+
+/*
+ * Unevictable memory above @base_kb once it has settled.  The last
+ * reference to a page can be dropped a moment after the file or memslot
+ * that held it is gone (deferred frees, other CPUs' batches), so this
+ * waits up to five seconds for the count to come back down.
+ */
+static inline long unevictable_left_kb(long base_kb)
+{
+	long kb;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		kb = unevictable_kb() - base_kb;
+		if (kb <= 0)
+			break;
+		usleep(100 * 1000);
+	}
+	return kb;
+}
+
+/* st_blocks of a guest_memfd, in KiB: what it has allocated. */
+static inline long gmem_allocated_kb(int gmem)
+{
+	struct stat st;
+
+	TEST_ASSERT(!fstat(gmem, &st), "fstat(guest_memfd)");
+	return st.st_blocks / 2;
+}
+
+/* VMs alive in the guest kernel: KVM's debugfs has a "PID-FD" per VM. */
+static inline int live_vms(void)
+{
+	DIR *dir = opendir("/sys/kernel/debug/kvm");
+	struct dirent *d;
+	int n = 0;
+
+	TEST_ASSERT(dir, "open /sys/kernel/debug/kvm (debugfs mounted?)");
+	while ((d = readdir(dir)))
+		n += !!strchr(d->d_name, '-');
+	closedir(dir);
+	return n;
+}
+
+#endif /* _GMEM_TEST_UTIL_H */
