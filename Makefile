@@ -92,6 +92,25 @@ endef
 $(eval $(call gmem_program,demo))
 $(eval $(call gmem_program,selftests))
 
+# ---- KUnit: kunit.ko out of tree (Debian has CONFIG_KUNIT unset) ----
+kunitdir := $(out)/kunit
+kunit_kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile
+
+.PHONY: kunit
+kunit: modules
+	@kunit/oot/prepare.sh $(ksrc) $(kunitdir)
+	+$(kunit_kbuild) M=$(kunitdir)/core modules
+	@mkdir -p $(kunitdir)/tests
+	@rsync -a kunit/Kbuild kunit/gmem_kunit.c $(kunitdir)/tests/
+	@rsync -a include $(kunitdir)/
+	+$(kunit_kbuild) M=$(kunitdir)/tests W=$(W) modules \
+		KBUILD_EXTRA_SYMBOLS="$(moddir)/Module.symvers \
+				      $(kunitdir)/core/Module.symvers"
+	@mkdir -p $(testdir)/kunit
+	cp $(kunitdir)/core/kunit.ko $(kunitdir)/tests/gmem_kunit.ko \
+		$(testdir)/kunit/
+	install -m 755 kunit/run-kunit.sh $(testdir)/kunit/run_kunit
+
 # ---- the test guest ----
 kimage := $(kroot)/boot/vmlinuz-$(KVER)-amd64
 kmods := $(kroot)/lib/modules/$(KVER)-amd64/kernel
@@ -116,10 +135,10 @@ demo: modules tests
 # Upstream's selftests are the contract both variants fill; gmem's own
 # test what only the gmem variant does.
 check_plans := selftests/upstream.plan demo/demo.plan \
-	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan)
+	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan kunit/kunit.plan)
 
 # The summariser decides pass or fail, so it is tested first, on the host.
-check: checkpatch modules tests upstream-tests
+check: checkpatch modules tests upstream-tests $(if $(filter gmem,$(VARIANT)),kunit)
 	@scripts/test-tap-summary.sh > $(out)/test-tap-summary.tap || \
 		{ cat $(out)/test-tap-summary.tap; exit 1; }
 	$(call run_guest,check,$(check_plans))

@@ -120,6 +120,35 @@ struct file *gmem_create(loff_t size, u64 flags,
 EXPORT_SYMBOL_GPL(gmem_create);
 
 /**
+ * gmem_link() - another file on the memory of @src
+ * @src: a gmem file
+ * @ops: the new file's owner's callbacks
+ * @data: passed to @ops
+ *
+ * The new file shares @src's inode: its memory, its contents and its size.
+ * The memory lives until the last file on it is gone.
+ *
+ * Return: the file, opened read-write, ERR_PTR(-EINVAL) if @src is not a
+ * gmem file, -ENOMEM.
+ */
+struct file *gmem_link(struct file *src, const struct gmem_owner_ops *ops,
+		       void *data)
+{
+	struct inode *inode = file_inode(src);
+	struct file *file;
+
+	if (!is_gmem_file(src))
+		return ERR_PTR(-EINVAL);
+
+	ihold(inode);
+	file = gmem_file_open(inode, ops, data);
+	if (IS_ERR(file))
+		iput(inode);
+	return file;
+}
+EXPORT_SYMBOL_GPL(gmem_link);
+
+/**
  * gmem_detach() - the owner of @file is going away
  * @file: a gmem file
  *

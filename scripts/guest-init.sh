@@ -74,6 +74,25 @@ run_test() {	# run_test NAME TIMEOUT PROGRAM [ARGS...]
 	fi
 }
 
+# Drain per-CPU LRU batches and drop caches, then read a /proc/meminfo
+# field in KiB.
+settled_kb() {
+	echo 1 > /proc/sys/vm/compact_memory
+	echo 3 > /proc/sys/vm/drop_caches
+	awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo
+}
+
+# Free memory in KiB: MemFree does not count the free pages waiting on
+# per-CPU lists, whose size the kernel tunes with activity (megabytes that
+# come and go); /proc/zoneinfo's "count:" lines do.
+free_kb() {
+	local free
+
+	free=$(settled_kb MemFree)
+	echo $((free + $(awk '$1 == "count:" { s += $2 } END { print s * 4 }' \
+		/proc/zoneinfo)))
+}
+
 # Unloading must succeed once every test has closed its files.
 unload_modules() {
 	local status=ok m
@@ -85,9 +104,38 @@ unload_modules() {
 	result "$status" modules_unload
 }
 
+# After the modules are gone, memory must be back where it was before they
+# came: every unevictable page (gmem's memory) exactly, once deferred frees
+# have settled; free memory within a slack for what the kernel keeps for
+# itself as it runs (slab pages, page tables).  gmem's own slab caches are
+# destroyed at unload, which reports any object left in them.
+FREE_SLACK_KB=4096
+check_memory_returned() {
+	local status=ok i unevictable free
+
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		unevictable=$(settled_kb Unevictable)
+		[ "$unevictable" -le "$unevictable0" ] && break
+		sleep 1
+	done
+	free=$(free_kb)
+	echo "# memory: Unevictable $unevictable0 -> $unevictable kB," \
+	     "free $free0 -> $free kB"
+	[ "$unevictable" -le "$unevictable0" ] || status="not ok"
+	[ "$free" -ge $((free0 - FREE_SLACK_KB)) ] || status="not ok"
+	grep -q '^gmem' /proc/slabinfo && status="not ok"
+	[ "$status" = ok ] ||
+		diff /tmp/meminfo0 /proc/meminfo | grep '^[-+][A-Z]' |
+		sed 's/^/#   /'
+	result "$status" memory_returned
+}
+
 run_all() {
 	echo "TAP version 13"
-	echo "1..$(($(plan_lines | wc -l) + 2))"
+	echo "1..$(($(plan_lines | wc -l) + 3))"
+	unevictable0=$(settled_kb Unevictable)
+	free0=$(free_kb)
+	cat /proc/meminfo > /tmp/meminfo0
 	load_modules
 	cd /tests || return
 	plan_lines | while read -r name timeout prog args; do
@@ -96,6 +144,7 @@ run_all() {
 	done
 	cd / || return
 	unload_modules
+	check_memory_returned
 }
 
 # The tests run in the background so that one stuck where no signal reaches

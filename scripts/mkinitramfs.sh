@@ -7,7 +7,8 @@
 #
 # Usage: scripts/mkinitramfs.sh OUT.cpio.gz PLAN BINDIR MODULE...
 #   PLAN     lines "NAME TIMEOUT PROGRAM [ARGS...]" (see guest-init.sh);
-#            each PROGRAM is copied from BINDIR/PROGRAM
+#            each PROGRAM is copied from BINDIR/PROGRAM, with the .ko files
+#            beside it
 #   MODULE   .ko or .ko.xz files, in the order they are to be loaded
 set -euo pipefail
 
@@ -33,10 +34,13 @@ for ko in "$@"; do
 	echo "${name%.ko}" >> "$root/modules.load"
 done
 
+# A program's directory may hold modules it loads itself (KUnit's).
 grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$plan" |
 while read -r _ _ prog _; do
-	mkdir -p "$root/tests/$(dirname "$prog")"
+	dir=$(dirname "$prog")
+	mkdir -p "$root/tests/$dir"
 	cp "$bindir/$prog" "$root/tests/$prog"
+	find "$bindir/$dir" -maxdepth 1 -name '*.ko' -exec cp {} "$root/tests/$dir/" \;
 done
 
 (cd "$root" && find . | sort | cpio -o -H newc --quiet | gzip -1) > "$out"

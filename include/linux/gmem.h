@@ -44,6 +44,8 @@ struct gmem_owner_ops {
 
 struct file *gmem_create(loff_t size, u64 flags,
 			 const struct gmem_owner_ops *ops, void *data);
+struct file *gmem_link(struct file *src, const struct gmem_owner_ops *ops,
+		       void *data);
 bool gmem_detach(struct file *file);
 
 bool is_gmem_file(struct file *file);

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suites for gmem.ko alone, with fake owners that record what gmem
+ * calls them with and what the memory looked like at that moment.
+ *
+ * Files are released with __fput_sync(): KUnit runs each case in a
+ * kthread, where a plain fput() would leave the release to a workqueue.
+ */
+#include <kunit/test.h>
+#include <linux/falloc.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/gmem.h>
+#include <linux/highmem.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+
+#define NPAGES	8
+#define SIZE	(NPAGES * PAGE_SIZE)
+
+struct fake_owner {
+	struct file *file;
+	int begins, ends, releases;
+	pgoff_t start, end;
+	/* the folio the owner holds, as a guest mapping would */
+	struct folio *held;
+	bool held_cached_at_begin, held_cached_at_end;
+};
+
+static void fake_invalidate_begin(void *data, pgoff_t start, pgoff_t end)
+{
+	struct fake_owner *o = data;
+
+	o->begins++;
+	o->start = start;
+	o->end = end;
+	if (o->held)
+		o->held_cached_at_begin = o->held->mapping;
+}
+
+static void fake_invalidate_end(void *data, pgoff_t start, pgoff_t end)
+{
+	struct fake_owner *o = data;
+
+	o->ends++;
+	if (o->held)
+		o->held_cached_at_end = o->held->mapping;
+}
+
+static void fake_release(void *data)
+{
+	struct fake_owner *o = data;
+
+	o->releases++;
+}
+
+static const struct gmem_owner_ops fake_ops = {
+	.owner			= THIS_MODULE,
+	.invalidate_begin	= fake_invalidate_begin,
+	.invalidate_end		= fake_invalidate_end,
+	.release		= fake_release,
+};
+
+static struct file *fake_create(struct kunit *test, struct fake_owner *o)
+{
+	struct file *file = gmem_create(SIZE, 0, &fake_ops, o);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
+	o->file = file;
+	return file;
+}
+
+static struct file *fake_link(struct kunit *test, struct file *src,
+			      struct fake_owner *o)
+{
+	struct file *file = gmem_link(src, &fake_ops, o);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
+	o->file = file;
+	return file;
+}
+
+static long punch(struct file *file, loff_t offset, loff_t len)
+{
+	return vfs_fallocate(file, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			     offset, len);
+}
+
+static unsigned long nrpages(struct file *file)
+{
+	return READ_ONCE(file->f_mapping->nrpages);
+}
+
+/* ---- creation and the memory ---- */
+
+static void create_rejects_bad_size_and_flags(struct kunit *test)
+{
+	struct fake_owner o = {};
+	const struct { loff_t size; u64 flags; } bad[] = {
+		{ 0, 0 }, { 1, 0 }, { PAGE_SIZE - 1, 0 }, { PAGE_SIZE + 1, 0 },
+		{ -PAGE_SIZE, 0 }, { PAGE_SIZE, 1 }, { PAGE_SIZE, BIT_ULL(63) },
+	};
+	struct file *file;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		file = gmem_create(bad[i].size, bad[i].flags, &fake_ops, &o);
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL, "case %d", i);
+	}
+}
+
+static void new_memory_is_empty_and_sized(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = fake_create(test, &o);
+
+	KUNIT_EXPECT_TRUE(test, is_gmem_file(file));
+	KUNIT_EXPECT_EQ(test, i_size_read(file_inode(file)), SIZE);
+	KUNIT_EXPECT_EQ(test, nrpages(file), 0);
+	KUNIT_EXPECT_PTR_EQ(test, gmem_owner_data(file, &fake_ops), (void *)&o);
+	__fput_sync(file);
+	KUNIT_EXPECT_EQ(test, o.releases, 1);
+}
+
+static void get_folio_creates_zeroed_folios_inside_the_file(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = fake_create(test, &o);
+	struct folio *folio, *again;
+	void *p;
+
+	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_get_folio(file, 3, false)), -ENOENT);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_get_folio(file, NPAGES, true)),
+			-EINVAL);
+
+	folio = gmem_get_folio(file, 3, true);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	KUNIT_EXPECT_TRUE(test, folio_test_locked(folio));
+	KUNIT_EXPECT_EQ(test, folio->index, 3);
+	KUNIT_EXPECT_FALSE(test, folio_test_uptodate(folio));
+	p = kmap_local_folio(folio, 0);
+	KUNIT_EXPECT_TRUE(test, !memchr_inv(p, 0, PAGE_SIZE));
+	kunmap_local(p);
+	folio_unlock(folio);
+
+	again = gmem_get_folio(file, 3, false);
+	KUNIT_EXPECT_PTR_EQ(test, again, folio);
+	if (!IS_ERR(again)) {
+		folio_unlock(again);
+		folio_put(again);
+	}
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, nrpages(file), 1);
+	__fput_sync(file);
+}
+
+/* ---- fallocate and punch ---- */
+
+static void fallocate_allocates_and_punches_whole_pages(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = fake_create(test, &o);
+
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, 0, SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), NPAGES);
+
+	/* Unaligned, empty or past-the-end allocations change nothing. */
+	KUNIT_EXPECT_EQ(test, punch(file, 1, PAGE_SIZE), -EINVAL);
+	KUNIT_EXPECT_EQ(test, punch(file, 0, PAGE_SIZE + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, punch(file, 0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, SIZE,
+					    PAGE_SIZE), -EINVAL);
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(file, 0, 0, PAGE_SIZE), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, nrpages(file), NPAGES);
+	KUNIT_EXPECT_EQ(test, o.begins, 0);
+
+	/* Past the end there is nothing to free, and no error. */
+	KUNIT_EXPECT_EQ(test, punch(file, SIZE, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), NPAGES);
+
+	KUNIT_EXPECT_EQ(test, punch(file, 2 * PAGE_SIZE, 3 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), NPAGES - 3);
+	KUNIT_EXPECT_EQ(test, o.start, 2);
+	KUNIT_EXPECT_EQ(test, o.end, 5);
+
+	KUNIT_EXPECT_EQ(test, punch(file, 0, SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), 0);
+	KUNIT_EXPECT_EQ(test, o.start, 0);
+	KUNIT_EXPECT_EQ(test, o.end, NPAGES);
+	KUNIT_EXPECT_EQ(test, o.begins, o.ends);
+	__fput_sync(file);
+}
+
+/*
+ * Every owner of every file on the inode hears of a punch exactly once,
+ * begin while the folio is still in the file, end after it is gone.
+ */
+static void punch_invalidates_every_owner_once_before_freeing(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {}, c = {};
+	struct file *fa = fake_create(test, &a);
+	struct file *fb = fake_link(test, fa, &b);
+	struct file *fc = fake_link(test, fa, &c);
+	struct fake_owner *all[] = { &a, &b, &c };
+	struct folio *folio;
+	int i;
+
+	folio = gmem_get_folio(fb, 4, true);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	folio_unlock(folio);
+	for (i = 0; i < ARRAY_SIZE(all); i++)
+		all[i]->held = folio;
+
+	KUNIT_EXPECT_EQ(test, punch(fc, 4 * PAGE_SIZE, PAGE_SIZE), 0);
+	for (i = 0; i < ARRAY_SIZE(all); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, all[i]->begins, 1, "owner %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, all[i]->ends, 1, "owner %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, all[i]->start, 4, "owner %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, all[i]->end, 5, "owner %d", i);
+		KUNIT_EXPECT_TRUE_MSG(test, all[i]->held_cached_at_begin,
+				      "owner %d: folio gone before begin", i);
+		KUNIT_EXPECT_FALSE_MSG(test, all[i]->held_cached_at_end,
+				       "owner %d: folio still there at end", i);
+		all[i]->held = NULL;
+	}
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, nrpages(fa), 0);
+
+	__fput_sync(fc);
+	__fput_sync(fb);
+	__fput_sync(fa);
+}
+
+/* ---- files: creation, release and detaching in any order ---- */
+
+static void memory_lives_until_the_last_file(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {};
+	struct file *fa = fake_create(test, &a);
+	struct file *fb = fake_link(test, fa, &b);
+	struct address_space *mapping = fa->f_mapping;
+	struct folio *folio;
+	u8 *p;
+
+	KUNIT_EXPECT_PTR_EQ(test, file_inode(fb), file_inode(fa));
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(fa, FALLOC_FL_KEEP_SIZE, 0, SIZE), 0);
+
+	/* Write through one file's memory; the other sees it. */
+	folio = gmem_get_folio(fa, 0, false);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	p = kmap_local_folio(folio, 0);
+	*p = 0x5a;
+	kunmap_local(p);
+	folio_unlock(folio);
+	folio_put(folio);
+
+	__fput_sync(fa);
+	KUNIT_EXPECT_EQ(test, a.releases, 1);
+	KUNIT_EXPECT_EQ(test, b.releases, 0);
+	KUNIT_EXPECT_EQ(test, mapping->nrpages, NPAGES);
+
+	folio = gmem_get_folio(fb, 0, false);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	p = kmap_local_folio(folio, 0);
+	KUNIT_EXPECT_EQ(test, *p, 0x5a);
+	kunmap_local(p);
+	folio_unlock(folio);
+	folio_put(folio);
+
+	__fput_sync(fb);
+	KUNIT_EXPECT_EQ(test, b.releases, 1);
+}
+
+static void detached_owner_hears_once_and_never_again(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {};
+	struct file *fa = fake_create(test, &a);
+	struct file *fb = fake_link(test, fa, &b);
+
+	KUNIT_EXPECT_TRUE(test, gmem_detach(fa));
+	KUNIT_EXPECT_EQ(test, a.begins, 1);
+	KUNIT_EXPECT_EQ(test, a.ends, 1);
+	KUNIT_EXPECT_EQ(test, a.start, 0);
+	KUNIT_EXPECT_EQ(test, a.end, ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, b.begins, 0);
+	KUNIT_EXPECT_NULL(test, gmem_owner_data(fa, &fake_ops));
+	KUNIT_EXPECT_FALSE(test, gmem_detach(fa));
+
+	/* The file still works; only the attached owner hears of it. */
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(fa, FALLOC_FL_KEEP_SIZE, 0, SIZE), 0);
+	KUNIT_EXPECT_EQ(test, punch(fa, 0, SIZE), 0);
+	KUNIT_EXPECT_EQ(test, a.begins, 1);
+	KUNIT_EXPECT_EQ(test, b.begins, 1);
+
+	__fput_sync(fa);
+	KUNIT_EXPECT_EQ(test, a.releases, 0);
+	__fput_sync(fb);
+	KUNIT_EXPECT_EQ(test, b.releases, 1);
+}
+
+static void link_refuses_what_is_not_gmem(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {};
+	struct file *fa = fake_create(test, &a);
+	struct file *other;
+
+	/* A gmem file's inode is not a file: any other file will do. */
+	other = filp_open("/", O_RDONLY, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, other);
+	KUNIT_EXPECT_FALSE(test, is_gmem_file(other));
+	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_link(other, &fake_ops, &b)), -EINVAL);
+	KUNIT_EXPECT_NULL(test, gmem_owner_data(other, &fake_ops));
+	KUNIT_EXPECT_NULL(test, gmem_owner_data(fa, NULL));
+	__fput_sync(other);
+	__fput_sync(fa);
+	KUNIT_EXPECT_EQ(test, b.releases, 0);
+}
+
+static struct kunit_case gmem_memory_cases[] = {
+	KUNIT_CASE(create_rejects_bad_size_and_flags),
+	KUNIT_CASE(new_memory_is_empty_and_sized),
+	KUNIT_CASE(get_folio_creates_zeroed_folios_inside_the_file),
+	KUNIT_CASE(fallocate_allocates_and_punches_whole_pages),
+	KUNIT_CASE(punch_invalidates_every_owner_once_before_freeing),
+	{}
+};
+
+static struct kunit_suite gmem_memory_suite = {
+	.name = "gmem_memory",
+	.test_cases = gmem_memory_cases,
+};
+
+static struct kunit_case gmem_file_cases[] = {
+	KUNIT_CASE(memory_lives_until_the_last_file),
+	KUNIT_CASE(detached_owner_hears_once_and_never_again),
+	KUNIT_CASE(link_refuses_what_is_not_gmem),
+	{}
+};
+
+static struct kunit_suite gmem_file_suite = {
+	.name = "gmem_file",
+	.test_cases = gmem_file_cases,
+};
+
+kunit_test_suites(&gmem_memory_suite, &gmem_file_suite);
+
+MODULE_DESCRIPTION("KUnit suites for gmem.ko");
+MODULE_LICENSE("GPL");
