@@ -2,7 +2,7 @@
 #
 # gmem: build and test against Debian 12's prebuilt Linux 6.12.
 #
-#   make                 gmem.ko and KVM's modules (VARIANT=reference|gmem)
+#   make                 gmem.ko and KVM's modules (VARIANT=gmem|reference)
 #   make demo            boot a guest and run the private-memory demo
 #   make check           boot a guest and run every test
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
@@ -12,7 +12,8 @@
 # packages are all available is used.  Every target installs what it needs
 # first (scripts/setup.sh); nothing is loaded into the running kernel.
 
-VARIANT ?= reference
+# gmem: kvm.ko on gmem.ko; reference: upstream's guest_memfd.c, unchanged.
+VARIANT ?= gmem
 ifeq ($(filter $(VARIANT),reference gmem),)
 $(error VARIANT must be reference or gmem)
 endif
