@@ -89,52 +89,68 @@ TEST(the_file_does_not_keep_its_vm)
 	assert_freed(base, "after closing the ownerless file");
 }
 
-/* The last of the fd and the memslot frees the memory, in either order. */
-TEST(memory_goes_with_the_fd_after_the_memslot)
-{
-	long base = unevictable_kb();
-	struct kvm_vcpu *vcpu;
+/*
+ * The memory goes with the last of the references to it, in every order:
+ * the fd, the memslot, the VM (which takes its memslots with it).
+ */
+enum reference { FD, MEMSLOT, VM };
+
+FIXTURE(release) {
 	struct kvm_vm *vm;
 	int gmem;
+	long base_kb;
+};
 
-	vm = private_vm(&vcpu, SIZE, &gmem);
+FIXTURE_VARIANT(release) {
+	enum reference first, last;
+};
+
+FIXTURE_VARIANT_ADD(release, fd_then_memslot) { .first = FD, .last = MEMSLOT };
+FIXTURE_VARIANT_ADD(release, memslot_then_fd) { .first = MEMSLOT, .last = FD };
+FIXTURE_VARIANT_ADD(release, fd_then_vm) { .first = FD, .last = VM };
+FIXTURE_VARIANT_ADD(release, vm_then_fd) { .first = VM, .last = FD };
+
+/* A VM whose guest has written all of its private memory. */
+FIXTURE_SETUP(release)
+{
+	struct kvm_vcpu *vcpu;
+
+	self->base_kb = unevictable_kb();
+	self->vm = private_vm(&vcpu, SIZE, &self->gmem);
 	ASSERT_EQ(run_to_sync(vcpu), 0);
-	vm_mem_region_delete(vm, TEST_SLOT);
-	assert_allocated(base, "after deleting the memslot");
-	close(gmem);
-	assert_freed(base, "after closing the fd");
-	kvm_vm_free(vm);
 }
 
-TEST(memory_goes_with_the_memslot_after_the_fd)
+FIXTURE_TEARDOWN(release)
 {
-	long base = unevictable_kb();
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
-	int gmem;
-
-	vm = private_vm(&vcpu, SIZE, &gmem);
-	ASSERT_EQ(run_to_sync(vcpu), 0);
-	close(gmem);
-	assert_allocated(base, "after closing the fd");
-	vm_mem_region_delete(vm, TEST_SLOT);
-	assert_freed(base, "after deleting the memslot");
-	kvm_vm_free(vm);
+	if (self->vm)
+		kvm_vm_free(self->vm);
+	if (self->gmem >= 0)
+		close(self->gmem);
 }
 
-TEST(memory_goes_with_the_fd_after_the_vm)
+static void drop(FIXTURE_DATA(release) * self, enum reference ref)
 {
-	long base = unevictable_kb();
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
-	int gmem;
+	switch (ref) {
+	case FD:
+		close(self->gmem);
+		self->gmem = -1;
+		break;
+	case MEMSLOT:
+		vm_mem_region_delete(self->vm, TEST_SLOT);
+		break;
+	case VM:
+		kvm_vm_free(self->vm);
+		self->vm = NULL;
+		break;
+	}
+}
 
-	vm = private_vm(&vcpu, SIZE, &gmem);
-	ASSERT_EQ(run_to_sync(vcpu), 0);
-	kvm_vm_free(vm);
-	assert_allocated(base, "after destroying the VM");
-	close(gmem);
-	assert_freed(base, "after closing the fd");
+TEST_F(release, memory_goes_with_the_last_reference)
+{
+	drop(self, variant->first);
+	assert_allocated(self->base_kb, "after the first reference went");
+	drop(self, variant->last);
+	assert_freed(self->base_kb, "after the last reference went");
 }
 
 TEST(memory_of_an_unbound_file_goes_with_the_fd)
