@@ -316,12 +316,39 @@ static void link_refuses_what_is_not_gmem(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b.releases, 0);
 }
 
+/*
+ * gmem.ko cannot go while any of its memory lives: each memory inode holds
+ * a reference on the module, and drops it once the inode is freed (after
+ * an RCU grace period), not when its last file is closed.
+ */
+static void every_memory_inode_pins_the_module(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {};
+	struct file *fa = fake_create(test, &a);
+	struct module *gmem = fa->f_op->owner;
+	struct file *fb;
+	int refs;
+
+	KUNIT_ASSERT_NOT_NULL(test, gmem);
+	/* Inodes of earlier cases may still be waiting for their RCU free. */
+	rcu_barrier();
+	refs = module_refcount(gmem);
+	fb = fake_create(test, &b);
+	/* one for the file's f_op, one for its inode */
+	KUNIT_EXPECT_EQ(test, module_refcount(gmem), refs + 2);
+	__fput_sync(fb);
+	rcu_barrier();
+	KUNIT_EXPECT_EQ(test, module_refcount(gmem), refs);
+	__fput_sync(fa);
+}
+
 static struct kunit_case gmem_memory_cases[] = {
 	KUNIT_CASE(create_rejects_bad_size_and_flags),
 	KUNIT_CASE(new_memory_is_empty_and_sized),
 	KUNIT_CASE(get_folio_creates_zeroed_folios_inside_the_file),
 	KUNIT_CASE(fallocate_allocates_and_punches_whole_pages),
 	KUNIT_CASE(punch_invalidates_every_owner_once_before_freeing),
+	KUNIT_CASE(every_memory_inode_pins_the_module),
 	{}
 };
 

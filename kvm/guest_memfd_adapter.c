@@ -201,7 +201,7 @@ void kvm_gmem_destroy_vm(struct kvm *kvm)
 int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 		  unsigned int fd, u64 offset)
 {
-	unsigned long start, end;
+	unsigned long start, end, index;
 	struct kvm_gmem *gmem;
 	struct file *file;
 	u64 last;
@@ -227,10 +227,10 @@ int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 
 	start = offset >> PAGE_SHIFT;
 	end = start + slot->npages;
+	index = start;		/* xa_find() moves it to what it finds */
 	r = -EEXIST;
-	if (xa_find(&gmem->bindings, &start, end - 1, XA_PRESENT))
+	if (xa_find(&gmem->bindings, &index, end - 1, XA_PRESENT))
 		goto out_unlock;
-	start = offset >> PAGE_SHIFT;
 
 	/*
 	 * The memslot is new and not yet visible, so no fault can see it
@@ -336,6 +336,21 @@ static int kvm_gmem_prepare_folio(struct kvm *kvm, struct kvm_memory_slot *slot,
 	return r;
 }
 
+/**
+ * kvm_gmem_get_pfn() - the page backing a private gfn
+ * @kvm: the VM
+ * @slot: a memslot of @kvm bound to a guest_memfd
+ * @gfn: a gfn in @slot
+ * @pfn: set to the page's pfn
+ * @max_order: set to the largest order KVM may map it with (0 for now)
+ *
+ * Allocates the page if there is none (gmem zeroes it) and prepares it for
+ * the guest on first use.
+ *
+ * Return: 0 with a reference on the page, which the caller releases;
+ * -EFAULT if @slot has no file, -EHWPOISON for a poisoned page, -ENOMEM,
+ * or the architecture's error from preparing it.
+ */
 int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot,
 		     gfn_t gfn, kvm_pfn_t *pfn, int *max_order)
 {
@@ -362,6 +377,22 @@ static bool kvm_gmem_gfn_is_private(struct kvm *kvm, gfn_t gfn)
 					       KVM_MEMORY_ATTRIBUTE_PRIVATE);
 }
 
+/**
+ * kvm_gmem_populate() - prepare private pages with initial contents
+ * @kvm: the VM; the caller holds its slots_lock
+ * @start_gfn: first gfn, in a memslot bound to a guest_memfd
+ * @src: user memory with the contents, PAGE_SIZE per page, or NULL
+ * @npages: pages to populate, at most to the end of the memslot
+ * @post_populate: the architecture's callback, called for each page
+ * @opaque: passed to @post_populate
+ *
+ * For confidential VMs whose initial image is encrypted into private
+ * memory (SEV-SNP, TDX).  Each page must be private and not yet prepared.
+ *
+ * Return: the number of pages populated; if none, -EEXIST for a page
+ * already prepared, -EINVAL for a page that is not private or a memslot
+ * that cannot be, -EFAULT, -EINTR, or @post_populate's error.
+ */
 long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 		       long npages, kvm_gmem_populate_cb post_populate,
 		       void *opaque)
