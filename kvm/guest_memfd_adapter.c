@@ -19,6 +19,7 @@
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/gmem.h>
+#include <linux/kvm_gmem.h>
 #include <linux/kvm_host.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -171,6 +172,86 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 
 	fd_install(fd, file);
 	return fd;
+}
+
+/* Does @kvm already have a file on @inode?  Under kvm_gmem_files_lock. */
+static bool kvm_gmem_vm_has_inode(struct kvm *kvm, struct inode *inode)
+{
+	struct kvm_gmem *gmem;
+
+	list_for_each_entry(gmem, &kvm_gmem_files, entry)
+		if (gmem->kvm == kvm && file_inode(gmem->file) == inode)
+			return true;
+	return false;
+}
+
+/**
+ * kvm_gmem_link() - KVM_LINK_GUEST_MEMFD: this VM's file on another's memory
+ * @kvm: the VM that gets the new file
+ * @args: the other VM's guest_memfd, no flags, reserved fields zero
+ *
+ * The new file shares the inode of @args->fd, whose VM may be alive or
+ * already destroyed.  A VM has at most one file on an inode, so the source
+ * cannot be of @kvm itself, and @kvm cannot link the same memory twice.
+ *
+ * Return: the new fd, or -EINVAL for a bad or non-guest_memfd fd, flags,
+ * reserved fields, or a file (or memory) @kvm already has; -ENOMEM.
+ */
+int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
+{
+	struct kvm_gmem *gmem;
+	struct file *src, *file;
+	int fd, r = -EINVAL;
+
+	if (args->flags || args->fd > INT_MAX ||
+	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
+		return -EINVAL;
+
+	src = fget(args->fd);
+	if (!src)
+		return -EINVAL;
+	if (!is_gmem_file(src))
+		goto out_put;
+
+	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
+	r = -ENOMEM;
+	if (!gmem)
+		goto out_put;
+	gmem->kvm = kvm;
+	xa_init(&gmem->bindings);
+
+	fd = get_unused_fd_flags(0);
+	if (fd < 0) {
+		r = fd;
+		goto out_free;
+	}
+
+	/* Checked and added under one lock: no second link can slip in. */
+	mutex_lock(&kvm_gmem_files_lock);
+	r = -EINVAL;
+	if (kvm_gmem_vm_has_inode(kvm, file_inode(src)))
+		goto out_unlock;
+	file = gmem_link(src, &kvm_gmem_owner_ops, gmem);
+	if (IS_ERR(file)) {
+		r = PTR_ERR(file);
+		goto out_unlock;
+	}
+	gmem->file = file;
+	list_add(&gmem->entry, &kvm_gmem_files);
+	mutex_unlock(&kvm_gmem_files_lock);
+
+	fput(src);
+	fd_install(fd, file);
+	return fd;
+
+out_unlock:
+	mutex_unlock(&kvm_gmem_files_lock);
+	put_unused_fd(fd);
+out_free:
+	kfree(gmem);
+out_put:
+	fput(src);
+	return r;
 }
 
 /**

@@ -14,9 +14,26 @@
 #include <sys/stat.h>
 #include <linux/falloc.h>
 
+#include <linux/kvm_gmem.h>
+
 #include "kvm_util.h"
 #include "processor.h"
 #include "ucall_common.h"
+
+static inline int __vm_link_guest_memfd(struct kvm_vm *vm, u64 fd, u64 flags)
+{
+	struct kvm_link_guest_memfd args = { .fd = fd, .flags = flags };
+
+	return __vm_ioctl(vm, KVM_LINK_GUEST_MEMFD, &args);
+}
+
+static inline int vm_link_guest_memfd(struct kvm_vm *vm, int fd, u64 flags)
+{
+	int r = __vm_link_guest_memfd(vm, fd, flags);
+
+	TEST_ASSERT(r >= 0, KVM_IOCTL_ERROR(KVM_LINK_GUEST_MEMFD, r));
+	return r;
+}
 
 #define TEST_GPA	BIT_ULL(32)	/* above the library's own memory */
 #define TEST_SLOT	10
@@ -29,21 +46,34 @@ static inline u64 page_pattern(u64 i)
 }
 
 /*
- * Guest: write each page's pattern, report 0, then on every run count the
- * pages that no longer hold it and report that.
+ * Pages [hole_first, hole_first + hole_pages) must read zero, the others
+ * their pattern.  The host sets these with sync_global_to_guest().
  */
-static void guest_write_then_count(u64 npages)
+static u64 hole_first, hole_pages;
+
+/*
+ * Guest: if @write, write each page's pattern and report 0; then, on every
+ * run, count the pages that do not hold what they should and report that.
+ */
+static void guest_write_then_count(u64 npages, u64 write)
 {
 	u64 *mem = (u64 *)TEST_GPA;
 	u64 i, bad;
 
-	for (i = 0; i < npages; i++)
-		WRITE_ONCE(mem[i * WORDS_PER_PAGE], page_pattern(i));
-	GUEST_SYNC1(0);
+	if (write) {
+		for (i = 0; i < npages; i++)
+			WRITE_ONCE(mem[i * WORDS_PER_PAGE], page_pattern(i));
+		GUEST_SYNC1(0);
+	}
 	for (;;) {
 		bad = 0;
-		for (i = 0; i < npages; i++)
-			bad += READ_ONCE(mem[i * WORDS_PER_PAGE]) != page_pattern(i);
+		for (i = 0; i < npages; i++) {
+			bool hole = i >= READ_ONCE(hole_first) &&
+				    i < hole_first + READ_ONCE(hole_pages);
+			u64 want = hole ? 0 : page_pattern(i);
+
+			bad += READ_ONCE(mem[i * WORDS_PER_PAGE]) != want;
+		}
 		GUEST_SYNC1(bad);
 	}
 }
@@ -68,12 +98,14 @@ static inline u64 run_to_sync(struct kvm_vcpu *vcpu)
 
 /*
  * A SW-protected VM whose vCPU runs guest_write_then_count() over @size
- * bytes of private memory at TEST_GPA, backed by the guest_memfd *@gmem.
- * The library's own duplicate of the fd is closed, so that the caller's fd
- * and the memslot are the only references on the file.
+ * bytes of private memory at TEST_GPA, backed by the guest_memfd *@gmem:
+ * a new one if @src is negative (and the guest writes the pattern first),
+ * else one linked to the memory of @src (and the guest only checks).  The
+ * library's own duplicate of the fd is closed, so that the caller's fd and
+ * the memslot are the only references on the file.
  */
-static inline struct kvm_vm *private_vm(struct kvm_vcpu **vcpu, u64 size,
-					int *gmem)
+static inline struct kvm_vm *private_vm_on(struct kvm_vcpu **vcpu, u64 size,
+					   int src, int *gmem)
 {
 	const struct vm_shape shape = {
 		.mode = VM_MODE_DEFAULT,
@@ -83,8 +115,11 @@ static inline struct kvm_vm *private_vm(struct kvm_vcpu **vcpu, u64 size,
 	struct kvm_vm *vm;
 
 	vm = vm_create_shape_with_one_vcpu(shape, vcpu, guest_write_then_count);
-	vcpu_args_set(*vcpu, 1, size / PAGE_SIZE);
-	*gmem = vm_create_guest_memfd(vm, size, 0);
+	vcpu_args_set(*vcpu, 2, size / PAGE_SIZE, src < 0);
+	if (src < 0)
+		*gmem = vm_create_guest_memfd(vm, size, 0);
+	else
+		*gmem = vm_link_guest_memfd(vm, src, 0);
 	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
 		   size / vm->page_size, KVM_MEM_GUEST_MEMFD, *gmem, 0);
 	region = memslot2region(vm, TEST_SLOT);
@@ -93,6 +128,21 @@ static inline struct kvm_vm *private_vm(struct kvm_vcpu **vcpu, u64 size,
 	virt_map(vm, TEST_GPA, TEST_GPA, size / vm->page_size);
 	vm_mem_set_private(vm, TEST_GPA, size);
 	return vm;
+}
+
+static inline struct kvm_vm *private_vm(struct kvm_vcpu **vcpu, u64 size,
+					int *gmem)
+{
+	return private_vm_on(vcpu, size, -1, gmem);
+}
+
+/* Tells the guest of @vm which pages must now read zero. */
+static inline void expect_hole(struct kvm_vm *vm, u64 first, u64 pages)
+{
+	hole_first = first;
+	hole_pages = pages;
+	sync_global_to_guest(vm, hole_first);
+	sync_global_to_guest(vm, hole_pages);
 }
 
 /* A field of /proc/meminfo, in KiB. */
