@@ -3,7 +3,7 @@
 # gmem: build and test against Debian 12's prebuilt Linux 6.12.
 #
 #   make                 gmem.ko and KVM's modules (VARIANT=gmem|reference)
-#   make demo            boot a guest and run the private-memory demo
+#   make demo            boot a guest and hand a VM's memory to a new VMM
 #   make check           boot a guest and run every test
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
 #   make clean           remove build/ (distclean: also the package cache)
@@ -130,13 +130,18 @@ define run_guest
 		$(out)/guest/$(1)-$(VARIANT).log
 endef
 
+# The hand-over needs the gmem variant; the reference variant shows a
+# private-memory VM on upstream's guest_memfd.
+demo_plan := $(if $(filter gmem,$(VARIANT)),demo/demo.plan,demo/private_mem.plan)
+
 demo: modules tests
-	$(call run_guest,demo,demo/demo.plan)
+	$(call run_guest,demo,$(demo_plan))
 
 # Upstream's selftests are the contract both variants fill; gmem's own
 # test what only the gmem variant does.
-check_plans := selftests/upstream.plan demo/demo.plan \
-	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan kunit/kunit.plan)
+check_plans := selftests/upstream.plan demo/private_mem.plan \
+	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan kunit/kunit.plan \
+		demo/demo.plan)
 
 # The summariser decides pass or fail, so it is tested first, on the host.
 check: checkpatch modules tests upstream-tests $(if $(filter gmem,$(VARIANT)),kunit)
