@@ -20,6 +20,7 @@
 
 struct fake_owner {
 	struct file *file;
+	int index;
 	int begins, ends, releases;
 	pgoff_t start, end;
 	/* the folio the owner holds, as a guest mapping would */
@@ -231,6 +232,79 @@ static void punch_invalidates_every_owner_once_before_freeing(struct kunit *test
 	__fput_sync(fa);
 }
 
+/*
+ * Fan-out over eight files, two of them detached: every attached owner
+ * hears begin before any page goes and end after all have, exactly once;
+ * the detached ones hear nothing.
+ */
+static int fanout_clock, fanout_begun_at[8], fanout_ended_at[8];
+
+static void fanout_begin(void *data, pgoff_t start, pgoff_t end)
+{
+	struct fake_owner *o = data;
+
+	fake_invalidate_begin(data, start, end);
+	fanout_begun_at[o->index] = ++fanout_clock;
+}
+
+static void fanout_end(void *data, pgoff_t start, pgoff_t end)
+{
+	struct fake_owner *o = data;
+
+	fake_invalidate_end(data, start, end);
+	fanout_ended_at[o->index] = ++fanout_clock;
+}
+
+static const struct gmem_owner_ops fanout_ops = {
+	.owner			= THIS_MODULE,
+	.invalidate_begin	= fanout_begin,
+	.invalidate_end		= fanout_end,
+	.release		= fake_release,
+};
+
+static void punch_fans_out_to_eight_files(struct kunit *test)
+{
+	struct fake_owner o[8] = {};
+	struct file *f[8];
+	int i, last_begin = 0, first_end = INT_MAX;
+
+	for (i = 0; i < 8; i++) {
+		o[i].index = i;
+		f[i] = i ? gmem_link(f[0], &fanout_ops, &o[i]) :
+			   gmem_create(SIZE, 0, &fanout_ops, &o[i]);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f[i]);
+	}
+	KUNIT_EXPECT_TRUE(test, gmem_detach(f[2]));
+	KUNIT_EXPECT_TRUE(test, gmem_detach(f[5]));
+	fanout_clock = 0;
+	o[2].begins = 0;
+	o[5].begins = 0;
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(f[0], FALLOC_FL_KEEP_SIZE, 0, SIZE), 0);
+
+	KUNIT_EXPECT_EQ(test, punch(f[7], PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(f[0]), NPAGES - 2);
+	for (i = 0; i < 8; i++) {
+		bool detached = i == 2 || i == 5;
+
+		KUNIT_EXPECT_EQ_MSG(test, o[i].begins, detached ? 0 : 1, "file %d", i);
+		if (detached)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, o[i].ends, 1, "file %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, o[i].start, 1, "file %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, o[i].end, 3, "file %d", i);
+		last_begin = max(last_begin, fanout_begun_at[i]);
+		first_end = min(first_end, fanout_ended_at[i]);
+	}
+	KUNIT_EXPECT_LT_MSG(test, last_begin, first_end,
+			    "an owner heard end before another heard begin");
+
+	for (i = 7; i >= 0; i--)
+		__fput_sync(f[i]);
+	for (i = 0; i < 8; i++)
+		KUNIT_EXPECT_EQ_MSG(test, o[i].releases,
+				    i == 2 || i == 5 ? 0 : 1, "file %d", i);
+}
+
 /* ---- files: creation, release and detaching in any order ---- */
 
 static void memory_lives_until_the_last_file(struct kunit *test)
@@ -349,6 +423,7 @@ static struct kunit_case gmem_memory_cases[] = {
 	KUNIT_CASE(fallocate_allocates_and_punches_whole_pages),
 	KUNIT_CASE(punch_invalidates_every_owner_once_before_freeing),
 	KUNIT_CASE(every_memory_inode_pins_the_module),
+	KUNIT_CASE(punch_fans_out_to_eight_files),
 	{}
 };
 
