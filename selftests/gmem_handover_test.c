@@ -168,8 +168,9 @@ TEST_F(handover, every_word_survives_and_nothing_is_copied)
 	close(fd);
 	bind_private(vm, gmem);
 	linked = unevictable_kb() - base;
-	ASSERT_LE(linked - written, 0) TH_LOG("linking copied %ld KiB",
-					      linked - written);
+	/* A copy would be SIZE_KB; allow a few pages of counter noise. */
+	ASSERT_LE(linked - written, 256) TH_LOG("linking copied %ld KiB",
+						linked - written);
 
 	ASSERT_EQ(write(self->sock[0], "L", 1), 1);
 	if (variant->kill_source)
