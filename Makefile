@@ -81,7 +81,7 @@ libkvm_cflags := -D_GNU_SOURCE= -O2 -g -std=gnu99 -Wall -Wstrict-prototypes \
 	-DCONFIG_64BIT -I$(ksrc)/tools/include -I$(ksrc)/tools/arch/x86/include \
 	-isystem $(kuapi)/include -I$(ksft_kvm)/include \
 	-I$(ksft_kvm)/include/x86_64 -I$(ksrc)/tools/testing/selftests \
-	-I$(top)/include/uapi
+	-I$(top)/include/uapi -I$(top)/selftests
 libkvm_ldflags := -static -pthread -no-pie
 
 define gmem_program

@@ -26,6 +26,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "ucall_common.h"
+#include "scm_rights.h"
 
 #define GUEST_GPA	BIT_ULL(32)	/* above the library's own memory */
 #define GUEST_SLOT	10
@@ -127,43 +128,6 @@ static u64 run_guest(struct kvm_vcpu *vcpu, double *seconds)
 		REPORT_GUEST_ASSERT(uc);
 	TEST_ASSERT(uc.cmd == UCALL_SYNC, "unexpected ucall %lu", uc.cmd);
 	return uc.args[0];
-}
-
-static void send_fd(int sock, int fd)
-{
-	char buf[CMSG_SPACE(sizeof(int))] = {};
-	char byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = buf, .msg_controllen = sizeof(buf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	TEST_ASSERT(sendmsg(sock, &msg, 0) == 1, "sendmsg(SCM_RIGHTS)");
-}
-
-static int recv_fd(int sock)
-{
-	char buf[CMSG_SPACE(sizeof(int))] = {};
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = buf, .msg_controllen = sizeof(buf),
-	};
-	struct cmsghdr *cmsg;
-	int fd;
-
-	TEST_ASSERT(recvmsg(sock, &msg, 0) == 1, "recvmsg(SCM_RIGHTS)");
-	cmsg = CMSG_FIRSTHDR(&msg);
-	TEST_ASSERT(cmsg && cmsg->cmsg_type == SCM_RIGHTS, "no fd received");
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	return fd;
 }
 
 /* Process A, the VMM being replaced. */

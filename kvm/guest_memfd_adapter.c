@@ -45,6 +45,18 @@ struct kvm_gmem {
 static DEFINE_MUTEX(kvm_gmem_files_lock);
 static LIST_HEAD(kvm_gmem_files);
 
+static struct kvm_gmem *kvm_gmem_alloc(struct kvm *kvm)
+{
+	struct kvm_gmem *gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
+
+	if (!gmem)
+		return NULL;
+	gmem->kvm = kvm;
+	xa_init(&gmem->bindings);
+	INIT_LIST_HEAD(&gmem->entry);
+	return gmem;
+}
+
 static void kvm_gmem_free(struct kvm_gmem *gmem)
 {
 	list_del(&gmem->entry);
@@ -148,14 +160,11 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	if (fd < 0)
 		return fd;
 
-	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
+	gmem = kvm_gmem_alloc(kvm);
 	if (!gmem) {
 		put_unused_fd(fd);
 		return -ENOMEM;
 	}
-	gmem->kvm = kvm;
-	xa_init(&gmem->bindings);
-	INIT_LIST_HEAD(&gmem->entry);
 
 	file = gmem_create(args->size, args->flags, &kvm_gmem_owner_ops, gmem);
 	if (IS_ERR(file)) {
@@ -213,12 +222,10 @@ int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 	if (!is_gmem_file(src))
 		goto out_put;
 
-	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
+	gmem = kvm_gmem_alloc(kvm);
 	r = -ENOMEM;
 	if (!gmem)
 		goto out_put;
-	gmem->kvm = kvm;
-	xa_init(&gmem->bindings);
 
 	fd = get_unused_fd_flags(0);
 	if (fd < 0) {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "gmem_test_util.h"
+#include "scm_rights.h"
 #include "kselftest_harness.h"
 
 #define SIZE		(16ul << 20)
@@ -55,43 +56,6 @@ static void bind_private(struct kvm_vm *vm, int gmem)
 		   SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, gmem, 0);
 	virt_map(vm, TEST_GPA, TEST_GPA, SIZE / vm->page_size);
 	vm_mem_set_private(vm, TEST_GPA, SIZE);
-}
-
-static void send_fd(int sock, int fd)
-{
-	char cmsg_buf[CMSG_SPACE(sizeof(int))] = {};
-	char byte = 'F';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cmsg_buf, .msg_controllen = sizeof(cmsg_buf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	TEST_ASSERT(sendmsg(sock, &msg, 0) == 1, "sendmsg(SCM_RIGHTS)");
-}
-
-static int recv_fd(int sock)
-{
-	char cmsg_buf[CMSG_SPACE(sizeof(int))] = {};
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cmsg_buf, .msg_controllen = sizeof(cmsg_buf),
-	};
-	struct cmsghdr *cmsg;
-	int fd;
-
-	TEST_ASSERT(recvmsg(sock, &msg, 0) == 1, "recvmsg(SCM_RIGHTS)");
-	cmsg = CMSG_FIRSTHDR(&msg);
-	TEST_ASSERT(cmsg && cmsg->cmsg_type == SCM_RIGHTS, "no fd received");
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	return fd;
 }
 
 /* Process A: write the memory, hand it over, then go as told. */
