@@ -148,7 +148,7 @@ static void old_vmm(int sock)
 	bad = run_guest(vcpu, &secs);
 	printf("A: guest wrote all %llu MiB (%.2f s), %lu words differ\n",
 	       GUEST_SIZE >> 20, secs, bad);
-	printf("   private memory in use: %ld MiB\n", memory_in_use_kb() >> 10);
+	printf("   private memory in use: %.1f MiB\n", memory_in_use_kb() / 1024.0);
 
 	send_fd(sock, gmem);
 	printf("A: sent the guest_memfd to B (SCM_RIGHTS)\n");
@@ -207,8 +207,8 @@ int main(void)
 		    labs(after_a - in_use) < 1024;
 	printf("   hand-over took %.1f ms (from receiving the fd to the memory bound in B's VM)\n",
 	       handover * 1000);
-	printf("   private memory in use: %ld MiB before, %ld MiB linked, %ld MiB after A went\n",
-	       in_use >> 10, after_link >> 10, after_a >> 10);
+	printf("   private memory in use: %.1f MiB before, %.1f linked, %.1f after A went\n",
+	       in_use / 1024.0, after_link / 1024.0, after_a / 1024.0);
 	printf("   so: %s\n", unchanged ? "no copy, nothing freed" : "CHANGED");
 
 	bad = run_guest(vcpu, &secs);
