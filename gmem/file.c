@@ -55,6 +55,7 @@ const struct file_operations gmem_fops = {
 	.fallocate	= gmem_fallocate,
 };
 
+/* A new file on @inode, taking over the caller's reference to it. */
 static struct file *gmem_file_open(struct inode *inode,
 				   const struct gmem_owner_ops *ops, void *data)
 {
@@ -62,8 +63,10 @@ static struct file *gmem_file_open(struct inode *inode,
 	struct file *file;
 
 	gf = kzalloc(sizeof(*gf), GFP_KERNEL_ACCOUNT);
-	if (!gf)
+	if (!gf) {
+		iput(inode);
 		return ERR_PTR(-ENOMEM);
+	}
 
 	/* Unlike anon_inode_getfile(), this leaves f_op's module to us. */
 	__module_get(THIS_MODULE);
@@ -71,6 +74,7 @@ static struct file *gmem_file_open(struct inode *inode,
 	if (IS_ERR(file)) {
 		module_put(THIS_MODULE);
 		kfree(gf);
+		iput(inode);
 		return file;
 	}
 	file->f_flags |= O_LARGEFILE;
@@ -103,7 +107,6 @@ struct file *gmem_create(loff_t size, u64 flags,
 			 const struct gmem_owner_ops *ops, void *data)
 {
 	struct inode *inode;
-	struct file *file;
 
 	if (flags || size <= 0 || !PAGE_ALIGNED(size))
 		return ERR_PTR(-EINVAL);
@@ -111,11 +114,7 @@ struct file *gmem_create(loff_t size, u64 flags,
 	inode = gmem_new_inode(size);
 	if (IS_ERR(inode))
 		return ERR_CAST(inode);
-
-	file = gmem_file_open(inode, ops, data);
-	if (IS_ERR(file))
-		iput(inode);
-	return file;
+	return gmem_file_open(inode, ops, data);
 }
 EXPORT_SYMBOL_GPL(gmem_create);
 
@@ -135,16 +134,12 @@ struct file *gmem_link(struct file *src, const struct gmem_owner_ops *ops,
 		       void *data)
 {
 	struct inode *inode = file_inode(src);
-	struct file *file;
 
 	if (!is_gmem_file(src))
 		return ERR_PTR(-EINVAL);
 
 	ihold(inode);
-	file = gmem_file_open(inode, ops, data);
-	if (IS_ERR(file))
-		iput(inode);
-	return file;
+	return gmem_file_open(inode, ops, data);
 }
 EXPORT_SYMBOL_GPL(gmem_link);
 

@@ -61,6 +61,23 @@ static struct folio *gmem_add_folio(struct address_space *mapping,
 	return folio;
 }
 
+/* The folio at @index, locked; added if there is none and @create. */
+static struct folio *gmem_find_folio(struct address_space *mapping,
+				     pgoff_t index, bool create)
+{
+	struct folio *folio;
+
+	do {
+		folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
+		if (!IS_ERR(folio) || PTR_ERR(folio) != -ENOENT || !create)
+			return folio;
+		/* -EEXIST: someone else added it first; take theirs. */
+		folio = gmem_add_folio(mapping, index);
+	} while (IS_ERR(folio) && PTR_ERR(folio) == -EEXIST);
+
+	return folio;
+}
+
 /**
  * gmem_get_folio() - the folio holding page @index of a gmem file
  * @file: a gmem file
@@ -77,20 +94,10 @@ static struct folio *gmem_add_folio(struct address_space *mapping,
 struct folio *gmem_get_folio(struct file *file, pgoff_t index, bool create)
 {
 	struct inode *inode = file_inode(file);
-	struct folio *folio;
 
 	if (index >= DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE))
 		return ERR_PTR(-EINVAL);
-
-	do {
-		folio = __filemap_get_folio(inode->i_mapping, index, FGP_LOCK, 0);
-		if (!IS_ERR(folio) || PTR_ERR(folio) != -ENOENT || !create)
-			return folio;
-		/* -EEXIST: someone else added it first; take theirs. */
-		folio = gmem_add_folio(inode->i_mapping, index);
-	} while (IS_ERR(folio) && PTR_ERR(folio) == -EEXIST);
-
-	return folio;
+	return gmem_find_folio(inode->i_mapping, index, create);
 }
 EXPORT_SYMBOL_GPL(gmem_get_folio);
 
@@ -114,12 +121,8 @@ static long gmem_allocate(struct inode *inode, loff_t offset, loff_t len)
 			break;
 		}
 
-		folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
-		if (IS_ERR(folio))
-			folio = gmem_add_folio(mapping, index);
+		folio = gmem_find_folio(mapping, index, true);
 		if (IS_ERR(folio)) {
-			if (PTR_ERR(folio) == -EEXIST)
-				continue;
 			err = PTR_ERR(folio);
 			break;
 		}

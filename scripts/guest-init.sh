@@ -74,11 +74,14 @@ run_test() {	# run_test NAME TIMEOUT PROGRAM [ARGS...]
 	fi
 }
 
-# Drain per-CPU LRU batches and drop caches, then read a /proc/meminfo
-# field in KiB.
-settled_kb() {
+# Drain per-CPU LRU batches and drop caches before reading memory counters.
+settle_memory() {
 	echo 1 > /proc/sys/vm/compact_memory
 	echo 3 > /proc/sys/vm/drop_caches
+}
+
+# A /proc/meminfo field in KiB.
+meminfo_kb() {
 	awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo
 }
 
@@ -86,11 +89,8 @@ settled_kb() {
 # per-CPU lists, whose size the kernel tunes with activity (megabytes that
 # come and go); /proc/zoneinfo's "count:" lines do.
 free_kb() {
-	local free
-
-	free=$(settled_kb MemFree)
-	echo $((free + $(awk '$1 == "count:" { s += $2 } END { print s * 4 }' \
-		/proc/zoneinfo)))
+	echo $(($(meminfo_kb MemFree) + $(awk '$1 == "count:" { s += $2 }
+		END { print s * 4 }' /proc/zoneinfo)))
 }
 
 # Unloading must succeed once every test has closed its files.
@@ -114,7 +114,8 @@ check_memory_returned() {
 	local status=ok i unevictable free
 
 	for i in 1 2 3 4 5 6 7 8 9 10; do
-		unevictable=$(settled_kb Unevictable)
+		settle_memory
+		unevictable=$(meminfo_kb Unevictable)
 		[ "$unevictable" -le "$unevictable0" ] && break
 		sleep 1
 	done
@@ -133,7 +134,8 @@ check_memory_returned() {
 run_all() {
 	echo "TAP version 13"
 	echo "1..$(($(plan_lines | wc -l) + 3))"
-	unevictable0=$(settled_kb Unevictable)
+	settle_memory
+	unevictable0=$(meminfo_kb Unevictable)
 	free0=$(free_kb)
 	cat /proc/meminfo > /tmp/meminfo0
 	load_modules

@@ -57,15 +57,6 @@ static int create_guest_memfd(struct kvm_vm *vm, u64 size, u64 flags,
 	return __vm_ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
 }
 
-/* The lowest fd number not in use: what a wrongly created fd would get. */
-static int next_fd(void)
-{
-	int fd = dup(0);
-
-	close(fd);
-	return fd;
-}
-
 TEST_F(guest_memfd, create_rejects_bad_size_flags_and_reserved)
 {
 	const struct {

@@ -20,15 +20,6 @@
 #define SIZE_KB		(SIZE >> 10)
 #define NPAGES		(SIZE / PAGE_SIZE)
 
-/* The lowest fd number not in use: what a wrongly created fd would get. */
-static int next_fd(void)
-{
-	int fd = dup(0);
-
-	close(fd);
-	return fd;
-}
-
 static int link_with(struct kvm_vm *vm, u64 fd, u64 flags, u64 reserved)
 {
 	struct kvm_link_guest_memfd args = {

@@ -198,6 +198,15 @@ static inline long unevictable_left_kb(long base_kb)
 	return kb;
 }
 
+/* The lowest fd number not in use: what a wrongly created fd would get. */
+static inline int next_fd(void)
+{
+	int fd = dup(0);
+
+	close(fd);
+	return fd;
+}
+
 /* st_blocks of a guest_memfd, in KiB: what it has allocated. */
 static inline long gmem_allocated_kb(int gmem)
 {
