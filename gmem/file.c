@@ -92,13 +92,14 @@ static struct file *gmem_file_open(struct inode *inode,
 /**
  * gmem_create() - new memory, and the first file on it
  * @size: bytes of memory, page aligned, fixed for the life of the inode
- * @flags: none defined yet, must be zero
+ * @flags: GMEM_FLAG_NO_HUGEPAGE or nothing
  * @ops: the owner's callbacks, see &struct gmem_owner_ops
  * @data: passed to @ops
  *
  * The memory starts with no pages; they are allocated, zeroed, by
  * fallocate() or gmem_get_folio() and freed by a punched hole or when the
- * last file on the inode is gone.
+ * last file on the inode is gone.  They come in huge folios where they can
+ * (see gmem_get_folio()), unless @flags says otherwise.
  *
  * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size
  * or flags, -ENOMEM.
@@ -108,10 +109,10 @@ struct file *gmem_create(loff_t size, u64 flags,
 {
 	struct inode *inode;
 
-	if (flags || size <= 0 || !PAGE_ALIGNED(size))
+	if ((flags & ~GMEM_FLAGS_VALID) || size <= 0 || !PAGE_ALIGNED(size))
 		return ERR_PTR(-EINVAL);
 
-	inode = gmem_new_inode(size);
+	inode = gmem_new_inode(size, flags);
 	if (IS_ERR(inode))
 		return ERR_CAST(inode);
 	return gmem_file_open(inode, ops, data);

@@ -36,7 +36,7 @@ static inline struct gmem_inode *GMEM_I(struct inode *inode)
 
 /* main.c */
 extern struct vfsmount *gmem_mnt;
-struct inode *gmem_new_inode(loff_t size);
+struct inode *gmem_new_inode(loff_t size, u64 flags);
 
 /* memory.c */
 extern const struct address_space_operations gmem_aops;

@@ -86,9 +86,10 @@ static struct file_system_type gmem_fs_type = {
  * A new inode for @size bytes of memory, with no pages and no files yet.
  * Its folios are page cache: charged to the memory cgroup of whoever
  * faults them in, never on an LRU that reclaim scans (unevictable), and
- * allocated without __GFP_MOVABLE (nothing can migrate them).
+ * allocated without __GFP_MOVABLE (nothing can migrate them).  Unless
+ * @flags has GMEM_FLAG_NO_HUGEPAGE, they may be large (memory.c).
  */
-struct inode *gmem_new_inode(loff_t size)
+struct inode *gmem_new_inode(loff_t size, u64 flags)
 {
 	struct inode *inode = alloc_anon_inode(gmem_mnt->mnt_sb);
 
@@ -103,6 +104,8 @@ struct inode *gmem_new_inode(loff_t size)
 	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER);
 	mapping_set_unevictable(inode->i_mapping);
 	mapping_set_inaccessible(inode->i_mapping);
+	if (!(flags & GMEM_FLAG_NO_HUGEPAGE))
+		mapping_set_large_folios(inode->i_mapping);
 	return inode;
 }
 

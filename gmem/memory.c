@@ -37,28 +37,87 @@ static void gmem_invalidate_end(struct inode *inode, pgoff_t start,
 			gf->ops->invalidate_end(gf->data, start, end);
 }
 
-/* A new folio for @index, zeroed, locked and in the page cache. */
+/*
+ * The order of the folio to allocate for @index: PMD-sized where the inode
+ * allows large folios and the naturally aligned PMD-sized range around
+ * @index lies inside the file and holds no folio yet (a range split by a
+ * partial punch is refilled page by page); 0 otherwise.  A racing add can
+ * still fill the range, which gmem_add_folio() notices.
+ */
+static unsigned int gmem_folio_order(struct address_space *mapping,
+				     pgoff_t index)
+{
+	pgoff_t start = round_down(index, 1UL << PMD_ORDER);
+	pgoff_t npages = i_size_read(mapping->host) >> PAGE_SHIFT;
+
+	if (mapping_max_folio_order(mapping) < PMD_ORDER)
+		return 0;
+	if (start + (1UL << PMD_ORDER) > npages)
+		return 0;
+	if (filemap_range_has_page(mapping, (loff_t)start << PAGE_SHIFT,
+				   ((loff_t)(start + (1UL << PMD_ORDER)) <<
+				    PAGE_SHIFT) - 1))
+		return 0;
+	return PMD_ORDER;
+}
+
+static struct folio *gmem_alloc_zeroed_folio(struct address_space *mapping,
+					     unsigned int order)
+{
+	/*
+	 * The page allocator zeroes it (__GFP_ZERO), once: with init_on_alloc
+	 * on, as in Debian's kernel, zeroing it again here would double the
+	 * cost.  A huge page is worth one try at compaction, not an OOM kill.
+	 */
+	gfp_t gfp = mapping_gfp_mask(mapping) | __GFP_ZERO;
+	struct folio *folio;
+
+	if (order)
+		gfp |= __GFP_NORETRY | __GFP_NOWARN;
+	folio = filemap_alloc_folio(gfp, order);
+	if (!folio)
+		return NULL;
+	/*
+	 * Dirty: what the memory holds is nowhere else.  Truncation drops a
+	 * clean large folio that it could not split whole, data and all; a
+	 * dirty one stays (gmem_punch_hole() zeroes its punched part).
+	 */
+	folio_set_dirty(folio);
+	return folio;
+}
+
+/*
+ * A new folio holding @index, zeroed, locked and in the page cache: huge
+ * if gmem_folio_order() says so and one can be had, else 4 KiB.  -EEXIST
+ * if someone else added a folio holding @index first.
+ */
 static struct folio *gmem_add_folio(struct address_space *mapping,
 				    pgoff_t index)
 {
+	unsigned int order = gmem_folio_order(mapping, index);
 	gfp_t gfp = mapping_gfp_mask(mapping);
 	struct folio *folio;
-	long i;
 	int err;
 
-	folio = filemap_alloc_folio(gfp, 0);
-	if (!folio)
-		return ERR_PTR(-ENOMEM);
+	for (;;) {
+		folio = gmem_alloc_zeroed_folio(mapping, order);
+		if (!folio) {
+			if (!order)
+				return ERR_PTR(-ENOMEM);
+			order = 0;
+			continue;
+		}
 
-	for (i = 0; i < folio_nr_pages(folio); i++)
-		clear_highpage(folio_page(folio, i));
-
-	err = filemap_add_folio(mapping, folio, index, gfp);
-	if (err) {
+		err = filemap_add_folio(mapping, folio,
+					round_down(index, 1UL << order), gfp);
+		if (!err)
+			return folio;
 		folio_put(folio);
-		return ERR_PTR(err);
+		/* A racing add took part of the huge range: try 4 KiB. */
+		if (!order || (err != -EEXIST && err != -ENOMEM))
+			return ERR_PTR(err);
+		order = 0;
 	}
-	return folio;
 }
 
 /* The folio at @index, locked; added if there is none and @create. */
@@ -88,6 +147,10 @@ static struct folio *gmem_find_folio(struct address_space *mapping,
  * what the page held before.  Its uptodate flag is left to the owner, to
  * mark the folio as prepared for its use.
  *
+ * The folio may be large and hold pages around @index: PMD-sized and
+ * naturally aligned in the file, where the inode allows it, the whole
+ * aligned range lies inside the file and no folio is in that range yet.
+ *
  * Return: the folio, locked and with a reference; ERR_PTR(-ENOENT) if there
  * is none and !@create, -EINVAL past the end of the file, -ENOMEM.
  */
@@ -100,6 +163,22 @@ struct folio *gmem_get_folio(struct file *file, pgoff_t index, bool create)
 	return gmem_find_folio(inode->i_mapping, index, create);
 }
 EXPORT_SYMBOL_GPL(gmem_get_folio);
+
+/**
+ * gmem_folio_sizes() - the folio sizes gmem may back memory with
+ *
+ * Return: a mask of sizes in bytes: PAGE_SIZE, and PMD_SIZE where the
+ * kernel supports PMD-sized page cache folios.
+ */
+unsigned long gmem_folio_sizes(void)
+{
+	unsigned long sizes = PAGE_SIZE;
+
+	if (PMD_ORDER <= MAX_PAGECACHE_ORDER)
+		sizes |= PMD_SIZE;
+	return sizes;
+}
+EXPORT_SYMBOL_GPL(gmem_folio_sizes);
 
 static long gmem_allocate(struct inode *inode, loff_t offset, loff_t len)
 {
@@ -136,6 +215,30 @@ static long gmem_allocate(struct inode *inode, loff_t offset, loff_t len)
 }
 
 /*
+ * Truncation frees the folios inside [@start, @end) and splits a large one
+ * that is only partly inside, freeing the pages in the hole.  If the split
+ * fails (someone holds a reference), the folio stays whole; as the mapping
+ * is inaccessible, truncation did not zero it either.  Zero the punched
+ * part of the folio holding @index here, so the hole reads as zeroes.
+ */
+static void gmem_zero_unsplit(struct address_space *mapping, pgoff_t index,
+			      loff_t start, loff_t end)
+{
+	struct folio *folio;
+	loff_t from, to;
+
+	folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
+	if (IS_ERR(folio))
+		return;
+	from = max(start, folio_pos(folio));
+	to = min(end, folio_pos(folio) + (loff_t)folio_size(folio));
+	if (folio_test_large(folio) && from < to)
+		folio_zero_range(folio, from - folio_pos(folio), to - from);
+	folio_unlock(folio);
+	folio_put(folio);
+}
+
+/*
  * Punching a hole in one file frees the memory of the inode, so every
  * owner of every file on it stops using the range first.  Past the end of
  * the file there is nothing to free, which is not an error.
@@ -149,6 +252,9 @@ static long gmem_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	filemap_invalidate_lock(mapping);
 	gmem_invalidate_begin(inode, start, end);
 	truncate_inode_pages_range(mapping, offset, offset + len - 1);
+	gmem_zero_unsplit(mapping, start, offset, offset + len);
+	if (end - 1 != start)
+		gmem_zero_unsplit(mapping, end - 1, offset, offset + len);
 	gmem_invalidate_end(inode, start, end);
 	filemap_invalidate_unlock(mapping);
 	return 0;

@@ -14,6 +14,7 @@
 #include <linux/highmem.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
+#include <linux/sizes.h>
 
 #define NPAGES	8
 #define SIZE	(NPAGES * PAGE_SIZE)
@@ -99,7 +100,8 @@ static void create_rejects_bad_size_and_flags(struct kunit *test)
 	struct fake_owner o = {};
 	const struct { loff_t size; u64 flags; } bad[] = {
 		{ 0, 0 }, { 1, 0 }, { PAGE_SIZE - 1, 0 }, { PAGE_SIZE + 1, 0 },
-		{ -PAGE_SIZE, 0 }, { PAGE_SIZE, 1 }, { PAGE_SIZE, BIT_ULL(63) },
+		{ -PAGE_SIZE, 0 }, { PAGE_SIZE, BIT_ULL(1) },
+		{ PAGE_SIZE, BIT_ULL(63) }, { PAGE_SIZE, ~GMEM_FLAGS_VALID },
 	};
 	struct file *file;
 	int i;
@@ -107,6 +109,8 @@ static void create_rejects_bad_size_and_flags(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		file = gmem_create(bad[i].size, bad[i].flags, &fake_ops, &o);
 		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL, "case %d", i);
+		if (!IS_ERR(file))
+			__fput_sync(file);
 	}
 }
 
@@ -416,6 +420,193 @@ static void every_memory_inode_pins_the_module(struct kunit *test)
 	__fput_sync(fa);
 }
 
+/* ---- folio sizes: 2 MiB where a whole aligned 2 MiB block fits ---- */
+
+#define HUGE_PAGES	BIT(PMD_ORDER)
+
+static struct file *sized_create(struct kunit *test, struct fake_owner *o,
+				 loff_t size, u64 flags)
+{
+	struct file *file = gmem_create(size, flags, &fake_ops, o);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
+	o->file = file;
+	return file;
+}
+
+/* The folio holding @index, allocated if need be: its order and index. */
+static int folio_at(struct kunit *test, struct file *file, pgoff_t index,
+		    pgoff_t *first)
+{
+	struct folio *folio = gmem_get_folio(file, index, true);
+	int order;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	order = folio_order(folio);
+	if (first)
+		*first = folio->index;
+	folio_unlock(folio);
+	folio_put(folio);
+	return order;
+}
+
+static void folio_order_follows_the_file_edges(struct kunit *test)
+{
+	/* 5 MiB: two whole 2 MiB blocks, then a 1 MiB tail. */
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, 5 * SZ_1M, 0);
+	pgoff_t first;
+
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 511, &first), PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, first, 0);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 0, &first), PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, first, 0);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 612, &first), PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, first, HUGE_PAGES);
+	/* The block [4 MiB, 6 MiB) does not fit: 4 KiB folios. */
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 1024, &first), 0);
+	KUNIT_EXPECT_EQ(test, first, 1024);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 1279, &first), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), 2 * HUGE_PAGES + 2);
+	__fput_sync(file);
+
+	/* Exactly 2 MiB fits; one page less does not. */
+	file = sized_create(test, &o, SZ_2M, 0);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, HUGE_PAGES - 1, NULL),
+			PMD_ORDER);
+	__fput_sync(file);
+	file = sized_create(test, &o, SZ_2M - PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 0, NULL), 0);
+	__fput_sync(file);
+}
+
+static void no_hugepage_flag_gives_4k_folios(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_4M,
+					 GMEM_FLAG_NO_HUGEPAGE);
+
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 0, NULL), 0);
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, 0,
+					    SZ_4M), 0);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, HUGE_PAGES, NULL), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), 2 * HUGE_PAGES);
+	__fput_sync(file);
+}
+
+/* fallocate() of one page allocates its whole 2 MiB block. */
+static void fallocate_fills_whole_blocks(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_4M, 0);
+
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(file, FALLOC_FL_KEEP_SIZE,
+					    SZ_2M + PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), HUGE_PAGES);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, HUGE_PAGES, NULL),
+			PMD_ORDER);
+	__fput_sync(file);
+}
+
+static void fill(struct folio *folio, pgoff_t i, u8 byte)
+{
+	void *p = kmap_local_folio(folio, i * PAGE_SIZE);
+
+	memset(p, byte, PAGE_SIZE);
+	kunmap_local(p);
+}
+
+static bool holds(struct folio *folio, pgoff_t i, u8 byte)
+{
+	void *p = kmap_local_folio(folio, i * PAGE_SIZE);
+	bool ok = !memchr_inv(p, byte, PAGE_SIZE);
+
+	kunmap_local(p);
+	return ok;
+}
+
+/*
+ * A punch inside a huge folio splits it and frees the punched page only;
+ * the neighbours keep their data, and the hole is refilled with a 4 KiB
+ * folio, as the block now holds other folios.
+ */
+static void punch_splits_and_refills_with_4k(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_2M, 0);
+	struct folio *folio = gmem_get_folio(file, 0, true);
+	pgoff_t i, first;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	for (i = 0; i < HUGE_PAGES; i++)
+		fill(folio, i, 0x5a);
+	folio_unlock(folio);
+	folio_put(folio);
+
+	KUNIT_EXPECT_EQ(test, punch(file, 7 * PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), HUGE_PAGES - 1);
+	KUNIT_EXPECT_EQ(test, folio_at(test, file, 6, &first), 0);
+	KUNIT_EXPECT_EQ(test, first, 6);
+
+	for (i = 6; i < 9; i++) {
+		folio = gmem_get_folio(file, i, true);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+		KUNIT_EXPECT_EQ(test, folio_order(folio), 0);
+		KUNIT_EXPECT_TRUE_MSG(test, holds(folio, 0, i == 7 ? 0 : 0x5a),
+				      "page %lu", i);
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	KUNIT_EXPECT_EQ(test, nrpages(file), HUGE_PAGES);
+	__fput_sync(file);
+}
+
+/*
+ * While someone holds a reference (as a guest mapping would), a huge
+ * folio cannot be split: the punch leaves it whole and zeroes the hole.
+ */
+static void punch_zeroes_a_folio_it_cannot_split(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_2M, 0);
+	struct folio *folio = gmem_get_folio(file, 0, true);
+	pgoff_t i;
+	int bad = 0;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	for (i = 0; i < HUGE_PAGES; i++)
+		fill(folio, i, 0x5a);
+	folio_unlock(folio);
+
+	KUNIT_EXPECT_EQ(test, punch(file, 7 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), PMD_ORDER);
+	KUNIT_EXPECT_PTR_EQ(test, folio->mapping, file->f_mapping);
+	KUNIT_EXPECT_EQ(test, nrpages(file), HUGE_PAGES);
+	for (i = 0; i < HUGE_PAGES; i++)
+		bad += !holds(folio, i, i == 7 || i == 8 ? 0 : 0x5a);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	folio_put(folio);
+
+	/* Once it is let go, the next punch splits it. */
+	KUNIT_EXPECT_EQ(test, punch(file, 7 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), HUGE_PAGES - 2);
+	__fput_sync(file);
+}
+
+static struct kunit_case gmem_folio_cases[] = {
+	KUNIT_CASE(folio_order_follows_the_file_edges),
+	KUNIT_CASE(no_hugepage_flag_gives_4k_folios),
+	KUNIT_CASE(fallocate_fills_whole_blocks),
+	KUNIT_CASE(punch_splits_and_refills_with_4k),
+	KUNIT_CASE(punch_zeroes_a_folio_it_cannot_split),
+	{}
+};
+
+static struct kunit_suite gmem_folio_suite = {
+	.name = "gmem_folio",
+	.test_cases = gmem_folio_cases,
+};
+
 static struct kunit_case gmem_memory_cases[] = {
 	KUNIT_CASE(create_rejects_bad_size_and_flags),
 	KUNIT_CASE(new_memory_is_empty_and_sized),
@@ -444,7 +635,7 @@ static struct kunit_suite gmem_file_suite = {
 	.test_cases = gmem_file_cases,
 };
 
-kunit_test_suites(&gmem_memory_suite, &gmem_file_suite);
+kunit_test_suites(&gmem_memory_suite, &gmem_folio_suite, &gmem_file_suite);
 
 MODULE_DESCRIPTION("KUnit suites for gmem.ko");
 MODULE_LICENSE("GPL");

@@ -143,18 +143,102 @@ void kvm_gmem_init(struct module *module)
 {
 }
 
+/* KVM_CAP_GUEST_MEMFD_HUGEPAGE: the page sizes of guest_memfd's memory. */
+int kvm_gmem_page_sizes(void)
+{
+	return gmem_folio_sizes();
+}
+
+/*
+ * The page sizes a VM chose with KVM_ENABLE_CAP, for the few VMs that did;
+ * the others get all of kvm_gmem_page_sizes().  Under kvm_gmem_files_lock.
+ */
+struct kvm_gmem_vm_choice {
+	struct list_head entry;
+	struct kvm *kvm;
+	unsigned long sizes;
+};
+
+static LIST_HEAD(kvm_gmem_vm_choices);
+
+static struct kvm_gmem_vm_choice *kvm_gmem_vm_choice(struct kvm *kvm)
+{
+	struct kvm_gmem_vm_choice *c;
+
+	lockdep_assert_held(&kvm_gmem_files_lock);
+	list_for_each_entry(c, &kvm_gmem_vm_choices, entry)
+		if (c->kvm == kvm)
+			return c;
+	return NULL;
+}
+
+static unsigned long kvm_gmem_vm_page_sizes(struct kvm *kvm)
+{
+	struct kvm_gmem_vm_choice *c;
+	unsigned long sizes;
+
+	mutex_lock(&kvm_gmem_files_lock);
+	c = kvm_gmem_vm_choice(kvm);
+	sizes = c ? c->sizes : kvm_gmem_page_sizes();
+	mutex_unlock(&kvm_gmem_files_lock);
+	return sizes;
+}
+
+/**
+ * kvm_gmem_set_page_sizes() - KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_HUGEPAGE)
+ * @kvm: a VM with private memory
+ * @cap: flags 0, args[0] the page sizes for the guest_memfds @kvm creates
+ *	from now on: PAGE_SIZE and any of kvm_gmem_page_sizes(); args[1..3] 0
+ *
+ * Return: 0, -EINVAL for a VM without private memory or bad @cap, -ENOMEM.
+ */
+int kvm_gmem_set_page_sizes(struct kvm *kvm, struct kvm_enable_cap *cap)
+{
+	unsigned long sizes = cap->args[0];
+	struct kvm_gmem_vm_choice *c, *new;
+
+	if (!kvm_arch_has_private_mem(kvm) || cap->flags ||
+	    cap->args[1] || cap->args[2] || cap->args[3] ||
+	    cap->args[0] != sizes || !(sizes & PAGE_SIZE) ||
+	    (sizes & ~(unsigned long)kvm_gmem_page_sizes()))
+		return -EINVAL;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return -ENOMEM;
+	new->kvm = kvm;
+	new->sizes = sizes;
+
+	mutex_lock(&kvm_gmem_files_lock);
+	c = kvm_gmem_vm_choice(kvm);
+	if (c) {
+		c->sizes = sizes;
+	} else {
+		list_add(&new->entry, &kvm_gmem_vm_choices);
+		new = NULL;
+	}
+	mutex_unlock(&kvm_gmem_files_lock);
+	kfree(new);
+	return 0;
+}
+
 int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 {
 	struct kvm_gmem *gmem;
 	struct file *file;
+	u64 flags = 0;
 	int fd;
 
 	/*
-	 * gmem_create() checks size and flags as upstream does.  Upstream
-	 * ignores the reserved fields; refusing them keeps them usable.
+	 * Upstream ignores the reserved fields; refusing them keeps them
+	 * usable.  gmem_create() checks the size as upstream does.
 	 */
 	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
+	if (args->flags)
+		return -EINVAL;
+	if (!(kvm_gmem_vm_page_sizes(kvm) & ~PAGE_SIZE))
+		flags |= GMEM_FLAG_NO_HUGEPAGE;
 
 	fd = get_unused_fd_flags(0);
 	if (fd < 0)
@@ -166,7 +250,7 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 		return -ENOMEM;
 	}
 
-	file = gmem_create(args->size, args->flags, &kvm_gmem_owner_ops, gmem);
+	file = gmem_create(args->size, flags, &kvm_gmem_owner_ops, gmem);
 	if (IS_ERR(file)) {
 		kfree(gmem);
 		put_unused_fd(fd);
@@ -268,13 +352,20 @@ out_put:
  * Called first thing in kvm_destroy_vm(), while the MMU still works: each
  * file of @kvm has the guest's mappings of it zapped and is then detached,
  * so no later punch reaches this VM.  The memslots, which still hold their
- * files, are freed later by kvm_destroy_vm() and drop them.
+ * files, are freed later by kvm_destroy_vm() and drop them.  The VM's
+ * choice of page sizes, if it made one, goes too.
  */
 void kvm_gmem_destroy_vm(struct kvm *kvm)
 {
+	struct kvm_gmem_vm_choice *choice;
 	struct kvm_gmem *gmem, *next;
 
 	mutex_lock(&kvm_gmem_files_lock);
+	choice = kvm_gmem_vm_choice(kvm);
+	if (choice) {
+		list_del(&choice->entry);
+		kfree(choice);
+	}
 	list_for_each_entry_safe(gmem, next, &kvm_gmem_files, entry) {
 		/*
 		 * If detaching fails, the file's release is under way and its
@@ -373,8 +464,12 @@ static pgoff_t kvm_gmem_index(struct kvm_memory_slot *slot, gfn_t gfn)
 }
 
 /*
- * The folio backing @gfn, locked and referenced, with its pfn.  Folios are
- * 4 KiB for now: *@max_order is 0.
+ * The folio backing @gfn, locked and referenced, with its pfn, and the
+ * largest order KVM may map it with: the folio's own, lowered until @gfn
+ * and its file index agree on the offset inside a block of that order, so
+ * that a naturally aligned block of GPAs is one block of the folio.  KVM
+ * itself lowers it further at the memslot's edges and where the memory
+ * attributes are mixed.
  */
 static struct folio *kvm_gmem_get_folio(struct kvm_memory_slot *slot,
 					gfn_t gfn, kvm_pfn_t *pfn,
@@ -399,8 +494,13 @@ static struct folio *kvm_gmem_get_folio(struct kvm_memory_slot *slot,
 	}
 
 	*pfn = folio_pfn(folio) + (index - folio->index);
-	if (max_order)
-		*max_order = 0;
+	if (max_order) {
+		int order = folio_order(folio);
+
+		while (order && !IS_ALIGNED(gfn ^ index, 1UL << order))
+			order--;
+		*max_order = order;
+	}
 	return folio;
 }
 
@@ -430,7 +530,7 @@ static int kvm_gmem_prepare_folio(struct kvm *kvm, struct kvm_memory_slot *slot,
  * @slot: a memslot of @kvm bound to a guest_memfd
  * @gfn: a gfn in @slot
  * @pfn: set to the page's pfn
- * @max_order: set to the largest order KVM may map it with (0 for now)
+ * @max_order: set to the largest order KVM may map it with
  *
  * Allocates the page if there is none (gmem zeroes it) and prepares it for
  * the guest on first use.
@@ -458,11 +558,30 @@ int kvm_gmem_get_pfn(struct kvm *kvm, struct kvm_memory_slot *slot,
 }
 EXPORT_SYMBOL_GPL(kvm_gmem_get_pfn);
 
-static bool kvm_gmem_gfn_is_private(struct kvm *kvm, gfn_t gfn)
+static bool kvm_gmem_range_is_private(struct kvm *kvm, gfn_t gfn,
+				      unsigned long npages)
 {
-	return kvm_range_has_memory_attributes(kvm, gfn, gfn + 1,
+	return kvm_range_has_memory_attributes(kvm, gfn, gfn + npages,
 					       KVM_MEMORY_ATTRIBUTE_PRIVATE,
 					       KVM_MEMORY_ATTRIBUTE_PRIVATE);
+}
+
+/*
+ * Whether @folio, which holds @gfn and may be mapped with @order, can be
+ * populated from @gfn on with @left pages to go.  A folio is prepared
+ * whole, so a huge one needs all of it, from its first page.
+ */
+static int kvm_gmem_can_populate(struct kvm *kvm, struct folio *folio,
+				 gfn_t gfn, int order, long left)
+{
+	if (folio_test_uptodate(folio))
+		return -EEXIST;
+	if (order != folio_order(folio) || !IS_ALIGNED(gfn, 1UL << order) ||
+	    left < 1L << order)
+		return -EINVAL;
+	if (!kvm_gmem_range_is_private(kvm, gfn, 1UL << order))
+		return -EINVAL;
+	return 0;
 }
 
 /**
@@ -476,10 +595,14 @@ static bool kvm_gmem_gfn_is_private(struct kvm *kvm, gfn_t gfn)
  *
  * For confidential VMs whose initial image is encrypted into private
  * memory (SEV-SNP, TDX).  Each page must be private and not yet prepared.
+ * A huge folio is populated whole, in one @post_populate call, so the
+ * range must cover it whole.  A VM that populates single pages chooses
+ * 4 KiB pages for its guest_memfds (KVM_CAP_GUEST_MEMFD_HUGEPAGE).
  *
  * Return: the number of pages populated; if none, -EEXIST for a page
- * already prepared, -EINVAL for a page that is not private or a memslot
- * that cannot be, -EFAULT, -EINTR, or @post_populate's error.
+ * already prepared, -EINVAL for a page that is not private, a range that
+ * covers part of a huge folio, or a memslot that cannot be private,
+ * -EFAULT, -EINTR, or @post_populate's error.
  */
 long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 		       long npages, kvm_gmem_populate_cb post_populate,
@@ -487,8 +610,8 @@ long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 {
 	struct kvm_memory_slot *slot;
 	struct file *file;
+	int r = 0, order;
 	long i;
-	int r = 0;
 
 	lockdep_assert_held(&kvm->slots_lock);
 	if (npages < 0)
@@ -505,7 +628,7 @@ long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 	gmem_lock(file);
 	npages = min_t(ulong, slot->npages - (start_gfn - slot->base_gfn),
 		       npages);
-	for (i = 0; i < npages; i++) {
+	for (i = 0; i < npages; i += 1L << order) {
 		gfn_t gfn = start_gfn + i;
 		struct folio *folio;
 		kvm_pfn_t pfn;
@@ -515,21 +638,18 @@ long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 			break;
 		}
 
-		folio = kvm_gmem_get_folio(slot, gfn, &pfn, NULL);
+		folio = kvm_gmem_get_folio(slot, gfn, &pfn, &order);
 		if (IS_ERR(folio)) {
 			r = PTR_ERR(folio);
 			break;
 		}
 		folio_unlock(folio);
 
-		if (folio_test_uptodate(folio))
-			r = -EEXIST;
-		else if (!kvm_gmem_gfn_is_private(kvm, gfn))
-			r = -EINVAL;
-		else
+		r = kvm_gmem_can_populate(kvm, folio, gfn, order, npages - i);
+		if (!r)
 			r = post_populate(kvm, gfn, pfn,
-					  src ? src + i * PAGE_SIZE : NULL, 0,
-					  opaque);
+					  src ? src + i * PAGE_SIZE : NULL,
+					  order, opaque);
 		if (!r)
 			folio_mark_uptodate(folio);
 		folio_put(folio);

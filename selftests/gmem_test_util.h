@@ -97,36 +97,55 @@ static inline u64 run_to_sync(struct kvm_vcpu *vcpu)
 }
 
 /*
- * A SW-protected VM whose vCPU runs guest_write_then_count() over @size
- * bytes of private memory at TEST_GPA, backed by the guest_memfd *@gmem:
- * a new one if @src is negative (and the guest writes the pattern first),
- * else one linked to the memory of @src (and the guest only checks).  The
- * library's own duplicate of the fd is closed, so that the caller's fd and
- * the memslot are the only references on the file.
+ * Adds @size bytes of private memory at TEST_GPA to @vm, backed by the
+ * guest_memfd @gmem from @offset on, and maps it 1:1 in the guest with
+ * pages of @level (PG_LEVEL_4K or PG_LEVEL_2M).  The library's own
+ * duplicate of the fd is closed, so that the caller's fd and the memslot
+ * are the only references on the file.
  */
-static inline struct kvm_vm *private_vm_on(struct kvm_vcpu **vcpu, u64 size,
-					   int src, int *gmem)
+static inline void add_private_mem(struct kvm_vm *vm, u64 size, int gmem,
+				   u64 offset, int level)
+{
+	struct userspace_mem_region *region;
+
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
+		   size / vm->page_size, KVM_MEM_GUEST_MEMFD, gmem, offset);
+	region = memslot2region(vm, TEST_SLOT);
+	close(region->region.guest_memfd);
+	region->region.guest_memfd = -1;
+	virt_map_level(vm, TEST_GPA, TEST_GPA, size, level);
+	vm_mem_set_private(vm, TEST_GPA, size);
+}
+
+/* A SW-protected VM with one vCPU that runs @guest_code. */
+static inline struct kvm_vm *private_vm_with_vcpu(struct kvm_vcpu **vcpu,
+						  void *guest_code)
 {
 	const struct vm_shape shape = {
 		.mode = VM_MODE_DEFAULT,
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
-	struct userspace_mem_region *region;
-	struct kvm_vm *vm;
 
-	vm = vm_create_shape_with_one_vcpu(shape, vcpu, guest_write_then_count);
+	return vm_create_shape_with_one_vcpu(shape, vcpu, guest_code);
+}
+
+/*
+ * A SW-protected VM whose vCPU runs guest_write_then_count() over @size
+ * bytes of private memory at TEST_GPA, backed by the guest_memfd *@gmem:
+ * a new one if @src is negative (and the guest writes the pattern first),
+ * else one linked to the memory of @src (and the guest only checks).
+ */
+static inline struct kvm_vm *private_vm_on(struct kvm_vcpu **vcpu, u64 size,
+					   int src, int *gmem)
+{
+	struct kvm_vm *vm = private_vm_with_vcpu(vcpu, guest_write_then_count);
+
 	vcpu_args_set(*vcpu, 2, size / PAGE_SIZE, src < 0);
 	if (src < 0)
 		*gmem = vm_create_guest_memfd(vm, size, 0);
 	else
 		*gmem = vm_link_guest_memfd(vm, src, 0);
-	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
-		   size / vm->page_size, KVM_MEM_GUEST_MEMFD, *gmem, 0);
-	region = memslot2region(vm, TEST_SLOT);
-	close(region->region.guest_memfd);
-	region->region.guest_memfd = -1;
-	virt_map(vm, TEST_GPA, TEST_GPA, size / vm->page_size);
-	vm_mem_set_private(vm, TEST_GPA, size);
+	add_private_mem(vm, size, *gmem, 0, PG_LEVEL_4K);
 	return vm;
 }
 
@@ -134,6 +153,19 @@ static inline struct kvm_vm *private_vm(struct kvm_vcpu **vcpu, u64 size,
 					int *gmem)
 {
 	return private_vm_on(vcpu, size, -1, gmem);
+}
+
+/* KVM_PRE_FAULT_MEMORY over [@gpa, @gpa + @size), to the end. */
+static inline void pre_fault_memory(struct kvm_vcpu *vcpu, u64 gpa, u64 size)
+{
+	struct kvm_pre_fault_memory range = { .gpa = gpa, .size = size };
+	int r;
+
+	do {
+		r = __vcpu_ioctl(vcpu, KVM_PRE_FAULT_MEMORY, &range);
+	} while (range.size && (!r || errno == EINTR || errno == EAGAIN));
+	TEST_ASSERT(!range.size, "KVM_PRE_FAULT_MEMORY: %d, errno %d", r,
+		    errno);
 }
 
 /* Tells the guest of @vm which pages must now read zero. */

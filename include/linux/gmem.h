@@ -21,6 +21,15 @@
 /* Magic number of gmem's pseudo-filesystem (statfs f_type). */
 #define GMEM_MAGIC	0x676d656d	/* "gmem" */
 
+/*
+ * gmem_create() flags.  By default memory comes in PMD-sized (2 MiB on
+ * x86) folios wherever a naturally aligned PMD-sized range lies inside the
+ * file, in 4 KiB folios elsewhere; GMEM_FLAG_NO_HUGEPAGE makes every folio
+ * 4 KiB.  The choice is the inode's: files linked to it share it.
+ */
+#define GMEM_FLAG_NO_HUGEPAGE	BIT_ULL(0)
+#define GMEM_FLAGS_VALID	GMEM_FLAG_NO_HUGEPAGE
+
 struct folio;
 struct module;
 
@@ -55,5 +64,6 @@ void gmem_lock(struct file *file);
 void gmem_unlock(struct file *file);
 
 struct folio *gmem_get_folio(struct file *file, pgoff_t index, bool create);
+unsigned long gmem_folio_sizes(void);
 
 #endif /* _LINUX_GMEM_H */

@@ -18,6 +18,20 @@
 #define KVM_CAP_GUEST_MEMFD_LINK	0x676d0001
 
 /*
+ * KVM_CHECK_EXTENSION (system or VM fd): the page sizes guest_memfd backs
+ * private memory with, a mask of sizes in bytes (4 KiB always among them,
+ * 2 MiB where the kernel has PMD-sized page cache folios), and so the
+ * largest KVM can map private memory with.  0 where guest_memfd is not
+ * available.  A new guest_memfd uses all of them by default.
+ *
+ * KVM_ENABLE_CAP (VM fd), flags 0, args[0] a mask of sizes that includes
+ * 4 KiB and is a subset of the above, args[1..3] 0: the page sizes of the
+ * guest_memfds this VM creates from now on (4 KiB alone: as upstream).
+ * A linked guest_memfd has the page sizes of the memory it links to.
+ */
+#define KVM_CAP_GUEST_MEMFD_HUGEPAGE	0x676d0002
+
+/*
  * KVM_LINK_GUEST_MEMFD (VM ioctl): a new guest_memfd of this VM on the
  * memory of another VM's guest_memfd @fd (same inode, size and contents).
  * Returns the new fd.  As upstream's RFC "KVM: guest_memfd: Add ioctl
