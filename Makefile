@@ -4,6 +4,7 @@
 #
 #   make                 gmem.ko and KVM's modules (VARIANT=gmem|reference)
 #   make demo            boot a guest and hand a VM's memory to a new VMM
+#   make bench           boot both variants, compare them (build/bench.*)
 #   make check           boot a guest and run every test
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
 #   make clean           remove build/ (distclean: also the package cache)
@@ -46,7 +47,7 @@ W ?= 1
 kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile M=$(moddir) \
 	 GMEM_VARIANT=$(VARIANT) W=$(W)
 
-.PHONY: all modules tests demo check checkpatch clean distclean help
+.PHONY: all modules tests demo bench check checkpatch clean distclean help
 
 all: modules
 
@@ -62,7 +63,8 @@ testdir := $(out)/tests
 ksft_kvm := $(ksrc)/tools/testing/selftests/kvm
 plan_programs = $(shell awk '!/^[[:space:]]*\#/ && NF { print $$3 }' $(1))
 upstream_tests := $(sort $(call plan_programs,selftests/upstream.plan))
-gmem_programs := $(patsubst %.c,gmem/%,$(notdir $(wildcard demo/*.c selftests/*.c)))
+gmem_programs := $(patsubst %.c,gmem/%,$(notdir $(wildcard demo/*.c \
+	selftests/*.c bench/*.c)))
 
 tests: $(addprefix $(testdir)/,$(gmem_programs))
 
@@ -92,6 +94,7 @@ $(testdir)/gmem/%: $(1)/%.c $(wildcard $(1)/*.h) upstream-tests
 endef
 $(eval $(call gmem_program,demo))
 $(eval $(call gmem_program,selftests))
+$(eval $(call gmem_program,bench))
 
 # ---- KUnit: kunit.ko out of tree (Debian has CONFIG_KUNIT unset) ----
 kunitdir := $(out)/kunit
@@ -136,6 +139,25 @@ demo_plan := $(if $(filter gmem,$(VARIANT)),demo/demo.plan,demo/private_mem.plan
 
 demo: modules tests
 	$(call run_guest,demo,$(demo_plan))
+
+# The same benchmark program in one guest per variant, same QEMU settings,
+# without the slab and page debugging the tests boot with; then one table
+# with both columns and their ratio, and the same in JSON.
+bench_dir := $(top)/build/bench
+
+bench:
+	+$(MAKE) VARIANT=reference bench-guest
+	+$(MAKE) VARIANT=gmem bench-guest
+	@mkdir -p $(bench_dir)
+	scripts/bench-table.sh $(out)/guest/bench-reference.log \
+		$(out)/guest/bench-gmem.log $(bench_dir)/bench.json \
+		| tee $(bench_dir)/bench.txt
+
+.PHONY: bench-guest
+bench-guest: export GUEST_DEBUG := 0
+bench-guest: export GUEST_MEM := 3G
+bench-guest: modules tests
+	$(call run_guest,bench,bench/bench.plan)
 
 # Upstream's selftests are the contract both variants fill; gmem's own
 # test what only the gmem variant does.

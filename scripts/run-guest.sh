@@ -9,7 +9,8 @@
 # Usage: scripts/run-guest.sh KERNEL INITRAMFS LOG
 # Environment: GUEST_TIMEOUT (seconds for the whole run, default 1200),
 #              GUEST_MEM (default 2G), GUEST_CPUS (default 2),
-#              GUEST_CMDLINE (appended to the kernel command line).
+#              GUEST_CMDLINE (appended to the kernel command line),
+#              GUEST_DEBUG=0 (no slab and page debugging: for benchmarks).
 #
 # Single-threaded TCG on purpose: QEMU 7.2's multi-threaded TCG keeps stale
 # translations of code the guest kernel live-patches (static keys, as KVM
@@ -27,7 +28,9 @@ timeout=${GUEST_TIMEOUT:-1200}
 # depot, which never shrinks, and would read as a leak to the guest's check
 # that memory comes back.
 cmdline="console=ttyS0 panic=-1 quiet loglevel=4 log_buf_len=16M"
-cmdline+=" slub_debug=FZP page_poison=1 kfence.sample_interval=10"
+if [ "${GUEST_DEBUG:-1}" != 0 ]; then
+	cmdline+=" slub_debug=FZP page_poison=1 kfence.sample_interval=10"
+fi
 cmdline+=" ${GUEST_CMDLINE:-}"
 
 echo "guest log: $log"

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmem_bench: what guest_memfd's memory costs, measured the same way on
+ * either variant of kvm.ko.  `make bench` boots one guest per variant and
+ * runs this program in each; scripts/bench-table.sh puts the two side by
+ * side.  Only upstream's uAPI is used, so the program is the same on both.
+ *
+ * One line per figure, the median of REPS runs with their spread:
+ *
+ *	BENCH <name> <unit> <median> <min> <max> <runs>
+ *
+ * Lines starting with '#' say what was measured.
+ *
+ * Usage: gmem_bench [REPS]
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/sizes.h>
+
+#include <linux/kvm_gmem.h>
+
+#include "gmem_test_util.h"
+
+#define MAX_REPS	15
+#define PREFAULT_SIZE	SZ_1G
+#define TOUCH_SIZE	(256 * SZ_1M)
+#define FALLOC_SIZE	SZ_1G
+#define NR_SLOTS	512
+#define SLOTS_GPA	BIT_ULL(33)
+#define SLOTS_FIRST	100
+
+static int reps = 5;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Prints the median, minimum and maximum of @n samples. */
+static void report(const char *name, const char *unit, double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	printf("BENCH %s %s %.3f %.3f %.3f %d\n", name, unit,
+	       n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
+	       v[0], v[n - 1], n);
+	fflush(stdout);
+}
+
+/*
+ * Bytes in slab objects, all caches together, from /proc/slabinfo.  Each
+ * cache is shrunk first: that flushes the per-CPU slabs, whose free
+ * objects /proc/slabinfo would otherwise count as in use, so that the
+ * count is exact rather than a slab at a time.
+ */
+static double slab_bytes(void)
+{
+	char line[512], name[64], path[300];
+	unsigned long active, total, size;
+	double bytes = 0;
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+	int fd;
+
+	dir = opendir("/sys/kernel/slab");
+	TEST_ASSERT(dir, "open /sys/kernel/slab");
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.' || d->d_type == DT_LNK)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
+			 d->d_name);
+		fd = open(path, O_WRONLY);
+		if (fd >= 0) {
+			TEST_ASSERT(write(fd, "1", 1) == 1, "%s", path);
+			close(fd);
+		}
+	}
+	closedir(dir);
+
+	f = fopen("/proc/slabinfo", "r");
+	TEST_ASSERT(f, "open /proc/slabinfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lu %lu %lu", name, &active, &total,
+			   &size) == 4)
+			bytes += (double)active * size;
+	fclose(f);
+	return bytes;
+}
+
+/*
+ * Lets deferred work of the previous figure (freeing, RCU callbacks) end
+ * before the next one is timed.
+ */
+static void settle(void)
+{
+	sync();
+	sleep(1);
+}
+
+static void punch(int fd, u64 offset, u64 len)
+{
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       offset, len), "PUNCH_HOLE");
+}
+
+/*
+ * glibc's memset(), whichever variant it picked for this CPU.  The selftest
+ * library replaces memset() itself with a byte loop (for guest code);
+ * __memset_chk() is glibc's own, in another object.
+ */
+void *__memset_chk(void *s, int c, size_t n, size_t size);
+
+static void zero_memset(void *p, size_t n)
+{
+	__memset_chk(p, 0, n, n);
+}
+
+/* Other ways, for comparison: the kernel's clear_page()s, vector stores. */
+static void zero_rep_stosb(void *p, size_t n)
+{
+	asm volatile("rep stosb" : "+D" (p), "+c" (n) : "a" (0) : "memory");
+}
+
+static void zero_rep_stosq(void *p, size_t n)
+{
+	n /= 8;
+	asm volatile("rep stosq" : "+D" (p), "+c" (n) : "a" (0) : "memory");
+}
+
+__attribute__((target("avx2")))
+static void zero_avx2(void *p, size_t n)
+{
+	__m256i z = _mm256_setzero_si256(), *v = p;
+	size_t i;
+
+	for (i = 0; i < n / sizeof(*v); i += 2) {
+		_mm256_store_si256(v + i, z);
+		_mm256_store_si256(v + i + 1, z);
+	}
+}
+
+static const struct {
+	const char *figure;
+	void (*zero)(void *p, size_t n);
+	bool avx2;
+} zero_methods[] = {
+	{ "zero_1g", zero_memset },
+	{ "zero_1g_rep_stosb", zero_rep_stosb },
+	{ "zero_1g_rep_stosq", zero_rep_stosq },
+	{ "zero_1g_avx2", zero_avx2, true },
+};
+
+/*
+ * The floor: the rate at which this guest zeroes 1 GiB of memory that is
+ * already faulted in, in user space, with memset() (zero_1g).  Other ways
+ * of zeroing are measured too: under TCG their speeds differ tenfold,
+ * see README.md, "Performance".
+ */
+static void bench_zeroing(void)
+{
+	double t[MAX_REPS];
+	unsigned int m;
+	char *p;
+	int i;
+
+	p = mmap(NULL, SZ_1G, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	TEST_ASSERT(p != MAP_FAILED, "mmap 1 GiB");
+	for (m = 0; m < ARRAY_SIZE(zero_methods); m++) {
+		if (zero_methods[m].avx2 && !__builtin_cpu_supports("avx2"))
+			continue;
+		for (i = 0; i < reps; i++) {
+			double t0 = now_ms();
+
+			zero_methods[m].zero(p, SZ_1G);
+			t[i] = now_ms() - t0;
+		}
+		report(zero_methods[m].figure, "ms", t, reps);
+	}
+	munmap(p, SZ_1G);
+}
+
+/* fallocate() and PUNCH_HOLE of 1 GiB, and the slab it costs. */
+static void bench_fallocate(void)
+{
+	double alloc[MAX_REPS], hole[MAX_REPS], slab[MAX_REPS];
+	struct kvm_vm *vm;
+	int fd, i;
+
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	fd = vm_create_guest_memfd(vm, FALLOC_SIZE, 0);
+	for (i = 0; i < reps; i++) {
+		double s0 = slab_bytes(), t0 = now_ms(), t1;
+
+		TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, FALLOC_SIZE),
+			    "fallocate 1 GiB");
+		t1 = now_ms();
+		slab[i] = slab_bytes() - s0;
+		alloc[i] = t1 - t0;
+
+		t0 = now_ms();
+		punch(fd, 0, FALLOC_SIZE);
+		hole[i] = now_ms() - t0;
+	}
+	close(fd);
+	kvm_vm_free(vm);
+	report("fallocate_1g", "ms", alloc, reps);
+	report("punch_1g", "ms", hole, reps);
+	report("slab_per_gib", "bytes", slab, reps);
+}
+
+/*
+ * A SW-protected VM with @size bytes of private memory at TEST_GPA on a
+ * new guest_memfd (returned in *@fd), mapped 1:1 in the guest with 2 MiB
+ * pages, as a Linux guest maps its memory.
+ */
+static struct kvm_vm *bench_vm(struct kvm_vcpu **vcpu, void *guest_code,
+			       u64 size, int *fd)
+{
+	struct kvm_vm *vm = private_vm_with_vcpu(vcpu, guest_code);
+
+	*fd = vm_create_guest_memfd(vm, size, 0);
+	add_private_mem(vm, size, *fd, 0, PG_LEVEL_2M);
+	return vm;
+}
+
+/* The share of @size bytes of private memory that KVM maps with 2 MiB. */
+static double pct_2m(u64 pages_2m, u64 size)
+{
+	return 100.0 * pages_2m * SZ_2M / size;
+}
+
+static void guest_idle(void)
+{
+	GUEST_DONE();
+}
+
+/*
+ * KVM_PRE_FAULT_MEMORY over 1 GiB of private memory, then how it is
+ * mapped: memory not allocated yet (the pre-fault allocates it), and
+ * memory that fallocate() allocated beforehand (untimed).
+ */
+static void bench_pre_fault(bool allocated)
+{
+	double t[MAX_REPS], k4[MAX_REPS], m2[MAX_REPS], pct[MAX_REPS];
+	const char *suffix = allocated ? "_allocated" : "";
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	char name[64];
+	int fd, i;
+
+	vm = bench_vm(&vcpu, guest_idle, PREFAULT_SIZE, &fd);
+	for (i = 0; i < reps; i++) {
+		u64 k4_0 = vm_get_stat(vm, "pages_4k");
+		u64 m2_0 = vm_get_stat(vm, "pages_2m");
+		double t0;
+
+		if (allocated)
+			TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0,
+					       PREFAULT_SIZE), "fallocate");
+		t0 = now_ms();
+		pre_fault_memory(vcpu, TEST_GPA, PREFAULT_SIZE);
+		t[i] = now_ms() - t0;
+		k4[i] = vm_get_stat(vm, "pages_4k") - k4_0;
+		m2[i] = vm_get_stat(vm, "pages_2m") - m2_0;
+		pct[i] = pct_2m(m2[i], PREFAULT_SIZE);
+		/* Frees the memory and zaps its mappings for the next run. */
+		punch(fd, 0, PREFAULT_SIZE);
+	}
+	close(fd);
+	kvm_vm_free(vm);
+	snprintf(name, sizeof(name), "prefault_1g%s", suffix);
+	report(name, "ms", t, reps);
+	if (allocated)
+		return;
+	report("prefault_pages_4k", "count", k4, reps);
+	report("prefault_pages_2m", "count", m2, reps);
+	report("prefault_pct_2m", "%", pct, reps);
+}
+
+/* Guest: after a first stop, write one word in each 4 KiB page, forever. */
+static void guest_touch(u64 gpa, u64 size)
+{
+	u64 off;
+
+	GUEST_SYNC(0);
+	for (;;) {
+		for (off = 0; off < size; off += PAGE_SIZE)
+			WRITE_ONCE(*(u64 *)(gpa + off), off);
+		GUEST_SYNC(1);
+	}
+}
+
+/* A vCPU's first touch of 256 MiB of private memory. */
+static void bench_first_touch(void)
+{
+	double t[MAX_REPS], k4[MAX_REPS], m2[MAX_REPS], pct[MAX_REPS];
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int fd, i;
+
+	vm = bench_vm(&vcpu, guest_touch, TOUCH_SIZE, &fd);
+	vcpu_args_set(vcpu, 2, TEST_GPA, TOUCH_SIZE);
+	run_to_sync(vcpu);	/* the library's own memory is mapped now */
+	for (i = 0; i < reps; i++) {
+		u64 k4_0 = vm_get_stat(vm, "pages_4k");
+		u64 m2_0 = vm_get_stat(vm, "pages_2m");
+		double t0 = now_ms();
+
+		run_to_sync(vcpu);
+		t[i] = now_ms() - t0;
+		k4[i] = vm_get_stat(vm, "pages_4k") - k4_0;
+		m2[i] = vm_get_stat(vm, "pages_2m") - m2_0;
+		pct[i] = pct_2m(m2[i], TOUCH_SIZE);
+		punch(fd, 0, TOUCH_SIZE);
+	}
+	close(fd);
+	kvm_vm_free(vm);
+	report("touch_256m", "ms", t, reps);
+	report("touch_pages_4k", "count", k4, reps);
+	report("touch_pages_2m", "count", m2, reps);
+	report("touch_pct_2m", "%", pct, reps);
+}
+
+static void set_slot(struct kvm_vm *vm, int i, u64 size, void *hva, int fd)
+{
+	int r = __vm_set_user_memory_region2(vm, SLOTS_FIRST + i,
+					     KVM_MEM_GUEST_MEMFD,
+					     SLOTS_GPA + (u64)i * SZ_2M, size,
+					     size ? hva + (u64)i * SZ_2M : NULL,
+					     fd, (u64)i * SZ_2M);
+
+	TEST_ASSERT(!r, "memslot %d: errno %d", i, errno);
+}
+
+/*
+ * Binding and unbinding 512 memslots of 2 MiB on one guest_memfd.  Each
+ * memslot change waits for an SRCU grace period, whose length under TCG
+ * varies a lot: three times the runs of the other figures.
+ */
+static void bench_memslots(void)
+{
+	double bind[3 * MAX_REPS], unbind[3 * MAX_REPS];
+	struct kvm_vm *vm;
+	void *hva;
+	int fd, i, s;
+
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	fd = vm_create_guest_memfd(vm, (u64)NR_SLOTS * SZ_2M, 0);
+	hva = mmap(NULL, (u64)NR_SLOTS * SZ_2M, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(hva != MAP_FAILED, "mmap");
+	for (i = 0; i < 3 * reps; i++) {
+		double t0 = now_ms();
+
+		for (s = 0; s < NR_SLOTS; s++)
+			set_slot(vm, s, SZ_2M, hva, fd);
+		bind[i] = now_ms() - t0;
+
+		t0 = now_ms();
+		for (s = 0; s < NR_SLOTS; s++)
+			set_slot(vm, s, 0, hva, fd);
+		unbind[i] = now_ms() - t0;
+	}
+	munmap(hva, (u64)NR_SLOTS * SZ_2M);
+	close(fd);
+	kvm_vm_free(vm);
+	report("memslots_bind_512", "ms", bind, 3 * reps);
+	report("memslots_unbind_512", "ms", unbind, 3 * reps);
+}
+
+int main(int argc, char *argv[])
+{
+	int sizes = kvm_check_cap(KVM_CAP_GUEST_MEMFD_HUGEPAGE);
+
+	if (argc > 1)
+		reps = atoi(argv[1]);
+	TEST_ASSERT(reps > 0 && reps <= MAX_REPS, "REPS: 1 to %d", MAX_REPS);
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) &
+		     BIT(KVM_X86_SW_PROTECTED_VM));
+
+	printf("# guest_memfd page sizes: %s\n",
+	       sizes & SZ_2M ? "4 KiB and 2 MiB" : "4 KiB");
+	printf("# %d runs of each; median, min, max\n", reps);
+	bench_memslots();
+	settle();
+	bench_zeroing();
+	settle();
+	bench_fallocate();
+	settle();
+	bench_pre_fault(false);
+	settle();
+	bench_pre_fault(true);
+	settle();
+	bench_first_touch();
+	return 0;
+}

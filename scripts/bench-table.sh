@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Put the figures of two `make bench` guests side by side: one table with
+# the reference and gmem columns and the ratio gmem/reference, then the
+# issue's targets, each met or missed.  Writes the same as JSON.
+#
+# Usage: scripts/bench-table.sh REFERENCE_LOG GMEM_LOG JSON_OUT
+#
+# A figure line in a guest log (indented, as the guest's /init prints
+# program output):  BENCH <name> <unit> <median> <min> <max> <runs>
+set -euo pipefail
+
+ref=$1 gmem=$2 json=$3
+
+for log in "$ref" "$gmem"; do
+	if ! grep -q '^ *BENCH ' "$log"; then
+		echo "bench-table: no figures in $log" >&2
+		exit 1
+	fi
+done
+
+awk -v json="$json" -v kver="$(basename "$(dirname "$(dirname "$ref")")")" '
+# Figures in the order the table shows them, with their labels.
+BEGIN {
+	n = split("zero_1g zero_1g_rep_stosb zero_1g_rep_stosq zero_1g_avx2 " \
+		  "fallocate_1g punch_1g slab_per_gib prefault_1g " \
+		  "prefault_pages_4k prefault_pages_2m prefault_pct_2m " \
+		  "prefault_1g_allocated " \
+		  "touch_256m touch_pages_4k touch_pages_2m touch_pct_2m " \
+		  "memslots_bind_512 memslots_unbind_512", order, " ")
+	label["zero_1g"] = "floor: memset() 1 GiB in user space"
+	label["zero_1g_rep_stosb"] = "  zero 1 GiB: rep stosb"
+	label["zero_1g_rep_stosq"] = "  zero 1 GiB: rep stosq"
+	label["zero_1g_avx2"] = "  zero 1 GiB: AVX2 stores"
+	label["prefault_1g_allocated"] = "KVM_PRE_FAULT_MEMORY 1 GiB, fallocated"
+	label["fallocate_1g"] = "fallocate 1 GiB"
+	label["punch_1g"] = "PUNCH_HOLE 1 GiB"
+	label["slab_per_gib"] = "slab per GiB allocated"
+	label["prefault_1g"] = "KVM_PRE_FAULT_MEMORY 1 GiB"
+	label["prefault_pages_4k"] = "  then mapped 4 KiB (pages_4k)"
+	label["prefault_pages_2m"] = "  then mapped 2 MiB (pages_2m)"
+	label["prefault_pct_2m"] = "  share mapped 2 MiB"
+	label["touch_256m"] = "vCPU first touch of 256 MiB"
+	label["touch_pages_4k"] = "  then mapped 4 KiB (pages_4k)"
+	label["touch_pages_2m"] = "  then mapped 2 MiB (pages_2m)"
+	label["touch_pct_2m"] = "  share mapped 2 MiB"
+	label["memslots_bind_512"] = "bind 512 memslots"
+	label["memslots_unbind_512"] = "unbind 512 memslots"
+}
+/^ *BENCH / {
+	v = FILENAME == ARGV[1] ? "reference" : "gmem"
+	sub(/^ */, "")
+	unit[$2] = $3
+	med[v, $2] = $4; lo[v, $2] = $5; hi[v, $2] = $6; runs[v, $2] = $7
+	seen[v, $2] = 1
+}
+function num(x,   a) {
+	a = x < 0 ? -x : x
+	if (a >= 100 || x == int(x))
+		return sprintf("%.0f", x)
+	return sprintf(a >= 10 ? "%.1f" : "%.2f", x)
+}
+function cell(v, f) {
+	if (!((v, f) in seen))
+		return "-"
+	if (lo[v, f] == hi[v, f])
+		return num(med[v, f])
+	return num(med[v, f]) " (" num(lo[v, f]) "-" num(hi[v, f]) ")"
+}
+function ratio(f) {
+	if (!(("reference", f) in seen) || !(("gmem", f) in seen) ||
+	    med["reference", f] == 0)
+		return ""
+	return med["gmem", f] / med["reference", f]
+}
+function jfig(v, f) {
+	if (!((v, f) in seen))
+		return "null"
+	return sprintf("{\"median\": %s, \"min\": %s, \"max\": %s, \"runs\": %d}",
+		       med[v, f], lo[v, f], hi[v, f], runs[v, f])
+}
+# target(name, value, op, limit): op is "<=" or ">="
+function target(name, value, op, limit,   met) {
+	met = value != "" && (op == "<=" ? value + 0 <= limit : value + 0 >= limit)
+	nt++
+	tname[nt] = name; tval[nt] = value; top_[nt] = op; tlim[nt] = limit
+	tmet[nt] = met
+	missed += !met
+}
+END {
+	printf "%-38s %-6s %-26s %-26s %s\n", "figure (median (min-max))", "unit",
+	       "reference", "gmem", "gmem/ref"
+	for (i = 1; i <= n; i++) {
+		f = order[i]
+		r = ratio(f)
+		printf "%-38s %-6s %-26s %-26s %s\n", label[f], unit[f],
+		       cell("reference", f), cell("gmem", f),
+		       r == "" ? "-" : sprintf("%.3f", r)
+	}
+
+	target("pre-fault 1 GiB at least 8x faster (gmem/ref)",
+	       ratio("prefault_1g"), "<=", 0.125)
+	target("first touch 256 MiB at least 4x faster (gmem/ref)",
+	       ratio("touch_256m"), "<=", 0.25)
+	target("after pre-fault, share mapped 2 MiB (%)",
+	       med["gmem", "prefault_pct_2m"], ">=", 99)
+	target("fallocate no slower than reference (gmem/ref)",
+	       ratio("fallocate_1g"), "<=", 1.0)
+	target("fallocate within 1.5x of the zeroing floor (gmem/floor)",
+	       med["gmem", "zero_1g"] ? \
+	       med["gmem", "fallocate_1g"] / med["gmem", "zero_1g"] : "",
+	       "<=", 1.5)
+	for (i = 1; i <= n; i++) {
+		f = order[i]
+		if (unit[f] != "ms" && unit[f] != "bytes" || f ~ /^zero_1g/)
+			continue
+		target(sprintf("%s: at most 10%% worse (gmem/ref)", f),
+		       ratio(f), "<=", 1.10)
+	}
+
+	printf "\n%-58s %-10s %s\n", "target", "value", "result"
+	for (i = 1; i <= nt; i++)
+		printf "%-58s %-10s %s\n", tname[i],
+		       tval[i] == "" ? "-" : sprintf("%.3f", tval[i]),
+		       (tmet[i] ? "met" : "MISSED") " (" top_[i] " " tlim[i] ")"
+	printf "\n%d of %d targets met%s\n", nt - missed, nt,
+	       missed ? "; see README.md, Performance, for each miss" : ""
+
+	printf "{\n  \"kernel\": \"%s\",\n  \"figures\": [\n", kver > json
+	for (i = 1; i <= n; i++) {
+		f = order[i]
+		r = ratio(f)
+		printf "    {\"name\": \"%s\", \"unit\": \"%s\", " \
+		       "\"reference\": %s, \"gmem\": %s, \"ratio\": %s}%s\n",
+		       f, unit[f], jfig("reference", f), jfig("gmem", f),
+		       r == "" ? "null" : sprintf("%.4f", r),
+		       i < n ? "," : "" > json
+	}
+	printf "  ],\n  \"targets\": [\n" > json
+	for (i = 1; i <= nt; i++)
+		printf "    {\"target\": \"%s\", \"value\": %s, \"op\": \"%s\", " \
+		       "\"limit\": %s, \"met\": %s}%s\n", tname[i],
+		       tval[i] == "" ? "null" : sprintf("%.4f", tval[i]),
+		       top_[i], tlim[i], tmet[i] ? "true" : "false",
+		       i < nt ? "," : "" > json
+	printf "  ]\n}\n" > json
+}
+' "$ref" "$gmem"
