@@ -242,10 +242,36 @@ static struct kvm_vm *bench_vm(struct kvm_vcpu **vcpu, void *guest_code,
 	return vm;
 }
 
-/* The share of @size bytes of private memory that KVM maps with 2 MiB. */
-static double pct_2m(u64 pages_2m, u64 size)
+/* How KVM maps the guest's memory: what each run added to its counts. */
+struct mapping {
+	u64 k4_0, m2_0;
+	double k4[MAX_REPS], m2[MAX_REPS], pct[MAX_REPS];
+};
+
+static void mapping_start(struct mapping *m, struct kvm_vm *vm)
 {
-	return 100.0 * pages_2m * SZ_2M / size;
+	m->k4_0 = vm_get_stat(vm, "pages_4k");
+	m->m2_0 = vm_get_stat(vm, "pages_2m");
+}
+
+/* Run @i mapped @size bytes of private memory. */
+static void mapping_end(struct mapping *m, struct kvm_vm *vm, int i, u64 size)
+{
+	m->k4[i] = vm_get_stat(vm, "pages_4k") - m->k4_0;
+	m->m2[i] = vm_get_stat(vm, "pages_2m") - m->m2_0;
+	m->pct[i] = 100.0 * m->m2[i] * SZ_2M / size;
+}
+
+static void report_mapping(struct mapping *m, const char *prefix)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s_pages_4k", prefix);
+	report(name, "count", m->k4, reps);
+	snprintf(name, sizeof(name), "%s_pages_2m", prefix);
+	report(name, "count", m->m2, reps);
+	snprintf(name, sizeof(name), "%s_pct_2m", prefix);
+	report(name, "%", m->pct, reps);
 }
 
 static void guest_idle(void)
@@ -260,8 +286,9 @@ static void guest_idle(void)
  */
 static void bench_pre_fault(bool allocated)
 {
-	double t[MAX_REPS], k4[MAX_REPS], m2[MAX_REPS], pct[MAX_REPS];
 	const char *suffix = allocated ? "_allocated" : "";
+	struct mapping m;
+	double t[MAX_REPS];
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	char name[64];
@@ -269,19 +296,16 @@ static void bench_pre_fault(bool allocated)
 
 	vm = bench_vm(&vcpu, guest_idle, PREFAULT_SIZE, &fd);
 	for (i = 0; i < reps; i++) {
-		u64 k4_0 = vm_get_stat(vm, "pages_4k");
-		u64 m2_0 = vm_get_stat(vm, "pages_2m");
 		double t0;
 
+		mapping_start(&m, vm);
 		if (allocated)
 			TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0,
 					       PREFAULT_SIZE), "fallocate");
 		t0 = now_ms();
 		pre_fault_memory(vcpu, TEST_GPA, PREFAULT_SIZE);
 		t[i] = now_ms() - t0;
-		k4[i] = vm_get_stat(vm, "pages_4k") - k4_0;
-		m2[i] = vm_get_stat(vm, "pages_2m") - m2_0;
-		pct[i] = pct_2m(m2[i], PREFAULT_SIZE);
+		mapping_end(&m, vm, i, PREFAULT_SIZE);
 		/* Frees the memory and zaps its mappings for the next run. */
 		punch(fd, 0, PREFAULT_SIZE);
 	}
@@ -289,11 +313,8 @@ static void bench_pre_fault(bool allocated)
 	kvm_vm_free(vm);
 	snprintf(name, sizeof(name), "prefault_1g%s", suffix);
 	report(name, "ms", t, reps);
-	if (allocated)
-		return;
-	report("prefault_pages_4k", "count", k4, reps);
-	report("prefault_pages_2m", "count", m2, reps);
-	report("prefault_pct_2m", "%", pct, reps);
+	if (!allocated)
+		report_mapping(&m, "prefault");
 }
 
 /* Guest: after a first stop, write one word in each 4 KiB page, forever. */
@@ -312,8 +333,9 @@ static void guest_touch(u64 gpa, u64 size)
 /* A vCPU's first touch of 256 MiB of private memory. */
 static void bench_first_touch(void)
 {
-	double t[MAX_REPS], k4[MAX_REPS], m2[MAX_REPS], pct[MAX_REPS];
 	struct kvm_vcpu *vcpu;
+	struct mapping m;
+	double t[MAX_REPS];
 	struct kvm_vm *vm;
 	int fd, i;
 
@@ -321,23 +343,19 @@ static void bench_first_touch(void)
 	vcpu_args_set(vcpu, 2, TEST_GPA, TOUCH_SIZE);
 	run_to_sync(vcpu);	/* the library's own memory is mapped now */
 	for (i = 0; i < reps; i++) {
-		u64 k4_0 = vm_get_stat(vm, "pages_4k");
-		u64 m2_0 = vm_get_stat(vm, "pages_2m");
-		double t0 = now_ms();
+		double t0;
 
+		mapping_start(&m, vm);
+		t0 = now_ms();
 		run_to_sync(vcpu);
 		t[i] = now_ms() - t0;
-		k4[i] = vm_get_stat(vm, "pages_4k") - k4_0;
-		m2[i] = vm_get_stat(vm, "pages_2m") - m2_0;
-		pct[i] = pct_2m(m2[i], TOUCH_SIZE);
+		mapping_end(&m, vm, i, TOUCH_SIZE);
 		punch(fd, 0, TOUCH_SIZE);
 	}
 	close(fd);
 	kvm_vm_free(vm);
 	report("touch_256m", "ms", t, reps);
-	report("touch_pages_4k", "count", k4, reps);
-	report("touch_pages_2m", "count", m2, reps);
-	report("touch_pct_2m", "%", pct, reps);
+	report_mapping(&m, "touch");
 }
 
 static void set_slot(struct kvm_vm *vm, int i, u64 size, void *hva, int fd)
