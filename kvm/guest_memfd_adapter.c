@@ -506,7 +506,8 @@ static struct folio *kvm_gmem_get_folio(struct kvm_memory_slot *slot,
 
 /*
  * A folio's uptodate flag says it is prepared for the guest: gmem zeroed
- * it, and the architecture (SEV-SNP's RMP) made it private.
+ * it, and the architecture (SEV-SNP's RMP) made it private.  A folio is
+ * prepared whole, so the architecture hears of the gfn of its first page.
  */
 static int kvm_gmem_prepare_folio(struct kvm *kvm, struct kvm_memory_slot *slot,
 				  gfn_t gfn, struct folio *folio)
@@ -516,6 +517,7 @@ static int kvm_gmem_prepare_folio(struct kvm *kvm, struct kvm_memory_slot *slot,
 	if (folio_test_uptodate(folio))
 		return 0;
 #ifdef CONFIG_HAVE_KVM_ARCH_GMEM_PREPARE
+	gfn -= kvm_gmem_index(slot, gfn) - folio->index;
 	r = kvm_arch_gmem_prepare(kvm, gfn, folio_pfn(folio),
 				  folio_order(folio));
 #endif
