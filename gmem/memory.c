@@ -38,6 +38,39 @@ static void gmem_invalidate_end(struct inode *inode, pgoff_t start,
 }
 
 /*
+ * Owners may map a huge folio whole (KVM with a 2 MiB page), so they must
+ * stop using every block a punch touches, not just the hole: while part of
+ * a block is being invalidated, nothing may map the block whole, or a
+ * mapping could outlive the punched pages once the folio is split.  The
+ * block may hold a huge folio, or get one from a fault that races with the
+ * punch, whenever it lies inside the file and the inode allows large
+ * folios (gmem_folio_order()).  These widen [@start, @end) to such blocks.
+ */
+static bool gmem_block_may_be_huge(struct address_space *mapping,
+				   pgoff_t index)
+{
+	pgoff_t npages = i_size_read(mapping->host) >> PAGE_SHIFT;
+
+	return mapping_max_folio_order(mapping) >= PMD_ORDER &&
+	       round_down(index, 1UL << PMD_ORDER) + (1UL << PMD_ORDER) <=
+	       npages;
+}
+
+static pgoff_t gmem_block_start(struct address_space *mapping, pgoff_t start)
+{
+	if (!gmem_block_may_be_huge(mapping, start))
+		return start;
+	return round_down(start, 1UL << PMD_ORDER);
+}
+
+static pgoff_t gmem_block_end(struct address_space *mapping, pgoff_t end)
+{
+	if (!gmem_block_may_be_huge(mapping, end - 1))
+		return end;
+	return round_up(end, 1UL << PMD_ORDER);
+}
+
+/*
  * The order of the folio to allocate for @index: PMD-sized where the inode
  * allows large folios and the naturally aligned PMD-sized range around
  * @index lies inside the file and holds no folio yet (a range split by a
@@ -48,11 +81,8 @@ static unsigned int gmem_folio_order(struct address_space *mapping,
 				     pgoff_t index)
 {
 	pgoff_t start = round_down(index, 1UL << PMD_ORDER);
-	pgoff_t npages = i_size_read(mapping->host) >> PAGE_SHIFT;
 
-	if (mapping_max_folio_order(mapping) < PMD_ORDER)
-		return 0;
-	if (start + (1UL << PMD_ORDER) > npages)
+	if (!gmem_block_may_be_huge(mapping, index))
 		return 0;
 	if (filemap_range_has_page(mapping, (loff_t)start << PAGE_SHIFT,
 				   ((loff_t)(start + (1UL << PMD_ORDER)) <<
@@ -70,20 +100,10 @@ static struct folio *gmem_alloc_zeroed_folio(struct address_space *mapping,
 	 * cost.  A huge page is worth one try at compaction, not an OOM kill.
 	 */
 	gfp_t gfp = mapping_gfp_mask(mapping) | __GFP_ZERO;
-	struct folio *folio;
 
 	if (order)
 		gfp |= __GFP_NORETRY | __GFP_NOWARN;
-	folio = filemap_alloc_folio(gfp, order);
-	if (!folio)
-		return NULL;
-	/*
-	 * Dirty: what the memory holds is nowhere else.  Truncation drops a
-	 * clean large folio that it could not split whole, data and all; a
-	 * dirty one stays (gmem_punch_hole() zeroes its punched part).
-	 */
-	folio_set_dirty(folio);
-	return folio;
+	return filemap_alloc_folio(gfp, order);
 }
 
 /*
@@ -110,8 +130,18 @@ static struct folio *gmem_add_folio(struct address_space *mapping,
 
 		err = filemap_add_folio(mapping, folio,
 					round_down(index, 1UL << order), gfp);
-		if (!err)
+		if (!err) {
+			/*
+			 * Dirty: what the memory holds is nowhere else.
+			 * Truncation drops a clean large folio that it could
+			 * not split, data and all; a dirty one stays
+			 * (gmem_punch_hole() zeroes its punched part).  Only
+			 * once it is in the page cache, whose removal cleans
+			 * it: a folio freed dirty is a bad page.
+			 */
+			folio_set_dirty(folio);
 			return folio;
+		}
 		folio_put(folio);
 		/* A racing add took part of the huge range: try 4 KiB. */
 		if (!order || (err != -EEXIST && err != -ENOMEM))
@@ -248,14 +278,16 @@ static long gmem_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 	struct address_space *mapping = inode->i_mapping;
 	pgoff_t start = offset >> PAGE_SHIFT;
 	pgoff_t end = (offset + len) >> PAGE_SHIFT;
+	pgoff_t first = gmem_block_start(mapping, start);
+	pgoff_t last = gmem_block_end(mapping, end);
 
 	filemap_invalidate_lock(mapping);
-	gmem_invalidate_begin(inode, start, end);
+	gmem_invalidate_begin(inode, first, last);
 	truncate_inode_pages_range(mapping, offset, offset + len - 1);
 	gmem_zero_unsplit(mapping, start, offset, offset + len);
 	if (end - 1 != start)
 		gmem_zero_unsplit(mapping, end - 1, offset, offset + len);
-	gmem_invalidate_end(inode, start, end);
+	gmem_invalidate_end(inode, first, last);
 	filemap_invalidate_unlock(mapping);
 	return 0;
 }

@@ -7,11 +7,13 @@
  * kthread, where a plain fput() would leave the release to a workqueue.
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/gmem.h>
 #include <linux/highmem.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/sizes.h>
@@ -593,12 +595,89 @@ static void punch_zeroes_a_folio_it_cannot_split(struct kunit *test)
 	__fput_sync(file);
 }
 
+struct toucher {
+	struct file *file;
+	pgoff_t offset;		/* in each block */
+	atomic_t *ready;
+	int errors;
+	struct completion done;
+};
+
+#define RACE_BLOCKS	64
+
+static int touch_every_block(void *arg)
+{
+	struct toucher *t = arg;
+	pgoff_t b;
+
+	/* Both threads start together, each on its own CPU. */
+	atomic_dec(t->ready);
+	while (atomic_read(t->ready))
+		cpu_relax();
+	for (b = 0; b < RACE_BLOCKS; b++) {
+		struct folio *folio;
+
+		folio = gmem_get_folio(t->file, b * HUGE_PAGES + t->offset,
+				       true);
+		if (IS_ERR(folio)) {
+			t->errors++;
+			continue;
+		}
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	complete(&t->done);
+	return 0;
+}
+
+/*
+ * Two threads touch opposite ends of the same empty blocks at once: both
+ * may allocate a 2 MiB folio for a block; one adds it, the other frees
+ * its own (clean: a page freed dirty is a bad page, which the guest's
+ * kernel log shows) and takes the winner's.  Each block ends up as one
+ * 2 MiB folio.
+ */
+static void racing_first_touches_leave_one_folio_per_block(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, RACE_BLOCKS * SZ_2M, 0);
+	atomic_t ready = ATOMIC_INIT(2);
+	struct toucher t[2] = {
+		{ .file = file, .offset = 0, .ready = &ready },
+		{ .file = file, .offset = HUGE_PAGES - 1, .ready = &ready },
+	};
+	struct task_struct *task;
+	pgoff_t b;
+	int i;
+
+	KUNIT_ASSERT_GE(test, num_online_cpus(), 2);
+	for (i = 0; i < 2; i++) {
+		init_completion(&t[i].done);
+		task = kthread_create(touch_every_block, &t[i], "gmem-touch%d",
+				      i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+		kthread_bind(task, i);
+		wake_up_process(task);
+	}
+	for (i = 0; i < 2; i++) {
+		wait_for_completion(&t[i].done);
+		KUNIT_EXPECT_EQ(test, t[i].errors, 0);
+	}
+	KUNIT_EXPECT_EQ(test, nrpages(file), RACE_BLOCKS * HUGE_PAGES);
+	for (b = 0; b < RACE_BLOCKS; b++)
+		KUNIT_EXPECT_EQ_MSG(test, folio_at(test, file, b * HUGE_PAGES,
+						   NULL), PMD_ORDER,
+				    "block %lu", b);
+	__fput_sync(file);
+}
+
 static struct kunit_case gmem_folio_cases[] = {
 	KUNIT_CASE(folio_order_follows_the_file_edges),
 	KUNIT_CASE(no_hugepage_flag_gives_4k_folios),
 	KUNIT_CASE(fallocate_fills_whole_blocks),
 	KUNIT_CASE(punch_splits_and_refills_with_4k),
 	KUNIT_CASE(punch_zeroes_a_folio_it_cannot_split),
+	KUNIT_CASE(racing_first_touches_leave_one_folio_per_block),
 	{}
 };
 

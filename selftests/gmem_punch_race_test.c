@@ -11,17 +11,25 @@
 #include "gmem_test_util.h"
 #include "kselftest_harness.h"
 
-#define NPAGES		512
+#define NPAGES		1024	/* two 2 MiB folios, until punches split them */
 #define SIZE		(NPAGES * PAGE_SIZE)
+/*
+ * At least this many of each.  With 2 MiB mappings a round can be quick,
+ * so the punches set the length of the test as often as the rounds do.
+ */
 #define ROUNDS		50
+#define PUNCHES		100000
 
-/* Guest: each round writes every page's pattern and checks it right back. */
+/*
+ * Guest: each round writes every page's pattern and checks it right back,
+ * until the host stops running it.
+ */
 static void guest_write_and_check(void)
 {
 	u64 *mem = (u64 *)TEST_GPA;
 	u64 round, i, seen;
 
-	for (round = 0; round < ROUNDS; round++) {
+	for (round = 0;; round++) {
 		for (i = 0; i < NPAGES; i++) {
 			WRITE_ONCE(mem[i * WORDS_PER_PAGE], page_pattern(i));
 			seen = READ_ONCE(mem[i * WORDS_PER_PAGE]);
@@ -30,7 +38,6 @@ static void guest_write_and_check(void)
 		}
 		GUEST_SYNC1(round);
 	}
-	GUEST_DONE();
 }
 
 struct puncher {
@@ -102,17 +109,17 @@ TEST_F_TIMEOUT(race, guest_sees_its_data_or_zero_while_holes_are_punched, 240)
 		TEST_ASSERT_KVM_EXIT_REASON(self->vcpu, KVM_EXIT_IO);
 		if (get_ucall(self->vcpu, &uc) != UCALL_SYNC)
 			break;
-		rounds++;
+		if (++rounds >= ROUNDS && READ_ONCE(p->punches) >= PUNCHES)
+			break;
 	}
 	WRITE_ONCE(p->stop, true);
 	pthread_join(thread, NULL);
 
 	if (uc.cmd == UCALL_ABORT)
 		REPORT_GUEST_ASSERT(uc);
-	ASSERT_EQ(uc.cmd, UCALL_DONE);
-	ASSERT_EQ(rounds, ROUNDS);
+	ASSERT_EQ(uc.cmd, UCALL_SYNC);
 	ASSERT_EQ(p->err, 0) TH_LOG("fallocate(PUNCH_HOLE): %s", strerror(p->err));
-	ASSERT_GT(p->punches, 0);
+	ASSERT_GE(p->punches, PUNCHES);
 	TH_LOG("%lu holes punched during %lu rounds", p->punches, rounds);
 
 	close(p->gmem);
