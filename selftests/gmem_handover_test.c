@@ -38,24 +38,10 @@ static void guest_fill_or_check(u64 write)
 /* A VM whose vCPU runs guest_fill_or_check(@write). */
 static struct kvm_vm *vm_with_vcpu(struct kvm_vcpu **vcpu, bool write)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
-	struct kvm_vm *vm;
+	struct kvm_vm *vm = private_vm_with_vcpu(vcpu, guest_fill_or_check);
 
-	vm = vm_create_shape_with_one_vcpu(shape, vcpu, guest_fill_or_check);
 	vcpu_args_set(*vcpu, 1, write);
 	return vm;
-}
-
-/* The same memslot and attributes in either VM: what a VMM recreates. */
-static void bind_private(struct kvm_vm *vm, int gmem)
-{
-	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
-		   SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, gmem, 0);
-	virt_map(vm, TEST_GPA, TEST_GPA, SIZE / vm->page_size);
-	vm_mem_set_private(vm, TEST_GPA, SIZE);
 }
 
 /* Process A: write the memory, hand it over, then go as told. */
@@ -68,7 +54,8 @@ static void source(int sock, bool wait_for_kill)
 
 	vm = vm_with_vcpu(&vcpu, true);
 	gmem = vm_create_guest_memfd(vm, SIZE, 0);
-	bind_private(vm, gmem);
+	/* The same memslot and attributes in either VM: what a VMM recreates. */
+	add_private_mem(vm, SIZE, gmem, 0, PG_LEVEL_4K);
 	TEST_ASSERT(run_to_sync(vcpu) == 0, "process A's guest found its writes changed");
 
 	send_fd(sock, gmem);
@@ -130,7 +117,7 @@ TEST_F(handover, every_word_survives_and_nothing_is_copied)
 	vm = vm_with_vcpu(&vcpu, false);
 	gmem = vm_link_guest_memfd(vm, fd, 0);
 	close(fd);
-	bind_private(vm, gmem);
+	add_private_mem(vm, SIZE, gmem, 0, PG_LEVEL_4K);
 	linked = unevictable_kb() - base;
 	/* A copy would be SIZE_KB; allow a few pages of counter noise. */
 	ASSERT_LE(linked - written, 256) TH_LOG("linking copied %ld KiB",

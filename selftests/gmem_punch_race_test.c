@@ -76,19 +76,10 @@ FIXTURE(race) {
 
 FIXTURE_SETUP(race)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
-
 	self->base_kb = unevictable_kb();
-	self->vm = vm_create_shape_with_one_vcpu(shape, &self->vcpu,
-						 guest_write_and_check);
+	self->vm = private_vm_with_vcpu(&self->vcpu, guest_write_and_check);
 	self->p.gmem = vm_create_guest_memfd(self->vm, SIZE, 0);
-	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT, NPAGES,
-		   KVM_MEM_GUEST_MEMFD, self->p.gmem, 0);
-	virt_map(self->vm, TEST_GPA, TEST_GPA, NPAGES);
-	vm_mem_set_private(self->vm, TEST_GPA, SIZE);
+	add_private_mem(self->vm, SIZE, self->p.gmem, 0, PG_LEVEL_4K);
 }
 
 FIXTURE_TEARDOWN(race)
