@@ -11,9 +11,15 @@
 #include <linux/types.h>
 
 /*
- * KVM_CHECK_EXTENSION on a VM fd: 1 if KVM_LINK_GUEST_MEMFD is available.
+ * KVM_CHECK_EXTENSION (system or VM fd): 1 if KVM_LINK_GUEST_MEMFD is
+ * available (on a VM: if the VM can have private memory and link).
  * gmem's capabilities are numbered from 'g' 'm' << 16, far above upstream's
  * sequence, so that no capability upstream adds can mean something else.
+ *
+ * KVM_ENABLE_CAP (VM fd), flags 0, args[0] 1 or 0, args[1..3] 0: whether
+ * the guest_memfds this VM creates from now on may be linked into another
+ * VM (they carry the link right).  Off by default: a guest_memfd fd alone
+ * never gives access to the memory's contents.
  */
 #define KVM_CAP_GUEST_MEMFD_LINK	0x676d0001
 
@@ -36,12 +42,20 @@
  * memory of another VM's guest_memfd @fd (same inode, size and contents).
  * Returns the new fd.  As upstream's RFC "KVM: guest_memfd: Add ioctl
  * KVM_LINK_GUEST_MEMFD" (v2, May 2025), which was not merged.
+ *
+ * @fd must carry the link right (see KVM_CAP_GUEST_MEMFD_LINK), else
+ * EPERM.  The new file has @fd's rights less those @flags drop:
+ * NO_FALLOCATE, no fallocate() (allocation or punch: EPERM); NO_LINK, it
+ * cannot be the source of a further link.
  */
 struct kvm_link_guest_memfd {
 	__u64 fd;
 	__u64 flags;
 	__u64 reserved[6];
 };
+
+#define KVM_LINK_GUEST_MEMFD_NO_FALLOCATE	(1ULL << 0)
+#define KVM_LINK_GUEST_MEMFD_NO_LINK		(1ULL << 1)
 
 #define KVM_LINK_GUEST_MEMFD	_IOWR(KVMIO, 0xd6, struct kvm_link_guest_memfd)
 
