@@ -12,6 +12,7 @@
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "internal.h"
 
@@ -56,7 +57,7 @@ const struct file_operations gmem_fops = {
 };
 
 /* A new file on @inode, taking over the caller's reference to it. */
-static struct file *gmem_file_open(struct inode *inode,
+static struct file *gmem_file_open(struct inode *inode, unsigned int rights,
 				   const struct gmem_owner_ops *ops, void *data)
 {
 	struct gmem_file *gf;
@@ -67,6 +68,7 @@ static struct file *gmem_file_open(struct inode *inode,
 		iput(inode);
 		return ERR_PTR(-ENOMEM);
 	}
+	gf->rights = rights;
 
 	/* Unlike anon_inode_getfile(), this leaves f_op's module to us. */
 	__module_get(THIS_MODULE);
@@ -93,6 +95,8 @@ static struct file *gmem_file_open(struct inode *inode,
  * gmem_create() - new memory, and the first file on it
  * @size: bytes of memory, page aligned, fixed for the life of the inode
  * @flags: GMEM_FLAG_NO_HUGEPAGE or nothing
+ * @rights: the file's rights, GMEM_RIGHT_*
+ * @mops: the memory's ops (see &struct gmem_memory_ops), or NULL
  * @ops: the owner's callbacks, see &struct gmem_owner_ops
  * @data: passed to @ops
  *
@@ -101,27 +105,31 @@ static struct file *gmem_file_open(struct inode *inode,
  * last file on the inode is gone.  They come in huge folios where they can
  * (see gmem_get_folio()), unless @flags says otherwise.
  *
- * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size
- * or flags, -ENOMEM.
+ * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size,
+ * flags or rights, -ENOMEM.
  */
-struct file *gmem_create(loff_t size, u64 flags,
+struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
+			 const struct gmem_memory_ops *mops,
 			 const struct gmem_owner_ops *ops, void *data)
 {
 	struct inode *inode;
 
-	if ((flags & ~GMEM_FLAGS_VALID) || size <= 0 || !PAGE_ALIGNED(size))
+	if ((flags & ~GMEM_FLAGS_VALID) || (rights & ~GMEM_RIGHTS_ALL) ||
+	    size <= 0 || !PAGE_ALIGNED(size))
 		return ERR_PTR(-EINVAL);
 
-	inode = gmem_new_inode(size, flags);
+	inode = gmem_new_inode(size, flags, mops, ops->kind);
 	if (IS_ERR(inode))
 		return ERR_CAST(inode);
-	return gmem_file_open(inode, ops, data);
+	return gmem_file_open(inode, rights, ops, data);
 }
 EXPORT_SYMBOL_GPL(gmem_create);
 
 /**
  * gmem_link() - another file on the memory of @src
- * @src: a gmem file
+ * @src: a gmem file with GMEM_RIGHT_LINK, made by an owner of the same
+ *	kind as @ops, attached or not
+ * @rights: the rights the new file asks for; it gets those @src has
  * @ops: the new file's owner's callbacks
  * @data: passed to @ops
  *
@@ -129,20 +137,40 @@ EXPORT_SYMBOL_GPL(gmem_create);
  * The memory lives until the last file on it is gone.
  *
  * Return: the file, opened read-write, ERR_PTR(-EINVAL) if @src is not a
- * gmem file, -ENOMEM.
+ * gmem file, its memory was made by another kind of owner or @rights are
+ * bad, -EPERM if @src may not be linked, -ENOMEM.
  */
-struct file *gmem_link(struct file *src, const struct gmem_owner_ops *ops,
-		       void *data)
+struct file *gmem_link(struct file *src, unsigned int rights,
+		       const struct gmem_owner_ops *ops, void *data)
 {
 	struct inode *inode = file_inode(src);
+	struct gmem_file *gf;
 
-	if (!is_gmem_file(src))
+	if (!is_gmem_file(src) || (rights & ~GMEM_RIGHTS_ALL) ||
+	    strcmp(GMEM_I(inode)->kind, ops->kind))
 		return ERR_PTR(-EINVAL);
+	gf = src->private_data;
+	if (!(gf->rights & GMEM_RIGHT_LINK))
+		return ERR_PTR(-EPERM);
 
 	ihold(inode);
-	return gmem_file_open(inode, ops, data);
+	return gmem_file_open(inode, rights & gf->rights, ops, data);
 }
 EXPORT_SYMBOL_GPL(gmem_link);
+
+/**
+ * gmem_rights() - what a gmem file may do
+ * @file: a gmem file
+ *
+ * Return: its GMEM_RIGHT_* bits, which never change.
+ */
+unsigned int gmem_rights(struct file *file)
+{
+	struct gmem_file *gf = file->private_data;
+
+	return gf->rights;
+}
+EXPORT_SYMBOL_GPL(gmem_rights);
 
 /**
  * gmem_detach() - the owner of @file is going away

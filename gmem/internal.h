@@ -9,24 +9,38 @@
 #include <linux/gmem.h>
 #include <linux/list.h>
 
+#define GMEM_KIND_LEN	16
+
 /*
- * The memory.  @files lists every open file on it (struct gmem_file),
- * protected by the mapping's invalidate lock.
+ * An inode of gmem's filesystem.  @files lists every open file on it
+ * (struct gmem_file), protected by the mapping's invalidate lock.
+ *
+ * @memory is true for an inode that holds memory (gmem_new_inode()), and
+ * so a reference on this module, false for the filesystem's root.  It is
+ * set at allocation, not left to the slab constructor: an inode whose
+ * allocation fails later in alloc_inode() is freed with whatever i_mode
+ * the slab object last held.  @mops, if any, holds its module until the
+ * inode is evicted.  @kind is the kind of owner that made the memory.
  */
 struct gmem_inode {
 	struct list_head files;
+	bool memory;
+	const struct gmem_memory_ops *mops;
+	char kind[GMEM_KIND_LEN];
 	struct inode vfs_inode;
 };
 
 /*
  * One file on a gmem inode: one owner's view of the memory.  @ops and
  * @data are NULL once the owner detached; both change only under the
- * inode's invalidate lock, held exclusive.
+ * inode's invalidate lock, held exclusive.  @rights (GMEM_RIGHT_*) never
+ * change.
  */
 struct gmem_file {
 	struct list_head entry;
 	const struct gmem_owner_ops *ops;
 	void *data;
+	unsigned int rights;
 };
 
 static inline struct gmem_inode *GMEM_I(struct inode *inode)
@@ -36,7 +50,9 @@ static inline struct gmem_inode *GMEM_I(struct inode *inode)
 
 /* main.c */
 extern struct vfsmount *gmem_mnt;
-struct inode *gmem_new_inode(loff_t size, u64 flags);
+struct inode *gmem_new_inode(loff_t size, u64 flags,
+			     const struct gmem_memory_ops *mops,
+			     const char *kind);
 
 /* memory.c */
 extern const struct address_space_operations gmem_aops;

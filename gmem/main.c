@@ -10,8 +10,10 @@
  * taken when it is made and dropped when it is freed, so the module cannot
  * be unloaded while any memory lives.  An open file alone would not do:
  * __fput() drops the file's module reference before it evicts the inode.
- * The reference is dropped in an RCU callback, so module exit waits for
- * those callbacks (rcu_barrier()) before its text can go away.
+ * Inodes are freed in RCU callbacks, which run this module's code: module
+ * exit unmounts the filesystem (whose root inode is freed so too), then
+ * waits for those callbacks (rcu_barrier()), and only then destroys the
+ * inode cache and lets its text go.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -22,6 +24,7 @@
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "internal.h"
 
@@ -35,13 +38,15 @@ static struct inode *gmem_alloc_inode(struct super_block *sb)
 	gi = alloc_inode_sb(sb, gmem_inode_cachep, GFP_KERNEL);
 	if (!gi)
 		return NULL;
+	gi->memory = false;
+	gi->mops = NULL;
 	return &gi->vfs_inode;
 }
 
-/* Memory inodes are regular files; the filesystem's root is not one. */
+/* Also frees an inode whose alloc_inode() failed after ->alloc_inode(). */
 static void gmem_free_inode(struct inode *inode)
 {
-	bool memory = S_ISREG(inode->i_mode);
+	bool memory = GMEM_I(inode)->memory;
 
 	kmem_cache_free(gmem_inode_cachep, GMEM_I(inode));
 	if (memory)
@@ -50,8 +55,16 @@ static void gmem_free_inode(struct inode *inode)
 
 static void gmem_evict_inode(struct inode *inode)
 {
-	WARN_ON_ONCE(!list_empty(&GMEM_I(inode)->files));
+	struct gmem_inode *gi = GMEM_I(inode);
+
+	WARN_ON_ONCE(!list_empty(&gi->files));
+	/* The memory ops hear of each folio as it goes. */
 	truncate_inode_pages_final(&inode->i_data);
+	if (gi->mops) {
+		inode->i_mapping->a_ops = &gmem_aops;
+		module_put(gi->mops->owner);
+		gi->mops = NULL;
+	}
 	clear_inode(inode);
 }
 
@@ -83,24 +96,37 @@ static struct file_system_type gmem_fs_type = {
 };
 
 /*
- * A new inode for @size bytes of memory, with no pages and no files yet.
- * Its folios are page cache: charged to the memory cgroup of whoever
- * faults them in, never on an LRU that reclaim scans (unevictable), and
- * allocated without __GFP_MOVABLE (nothing can migrate them).  Unless
- * @flags has GMEM_FLAG_NO_HUGEPAGE, they may be large (memory.c).
+ * A new inode for @size bytes of memory, with no pages and no files yet,
+ * made by an owner of @kind.  Its folios are page cache: charged to the
+ * memory cgroup of whoever faults them in, never on an LRU that reclaim
+ * scans (unevictable), and allocated without __GFP_MOVABLE (nothing can
+ * migrate them).  Unless @flags has GMEM_FLAG_NO_HUGEPAGE, they may be
+ * large (memory.c).  @mops, if any, hear of every folio that goes.
  */
-struct inode *gmem_new_inode(loff_t size, u64 flags)
+struct inode *gmem_new_inode(loff_t size, u64 flags,
+			     const struct gmem_memory_ops *mops,
+			     const char *kind)
 {
 	struct inode *inode = alloc_anon_inode(gmem_mnt->mnt_sb);
+	struct gmem_inode *gi;
 
 	if (IS_ERR(inode))
 		return inode;
 
+	gi = GMEM_I(inode);
 	__module_get(THIS_MODULE);	/* dropped by gmem_free_inode() */
+	gi->memory = true;
+	strscpy(gi->kind, kind, sizeof(gi->kind));
 	inode->i_mode |= S_IFREG;
 	inode->i_op = &gmem_iops;
 	inode->i_size = size;
 	inode->i_mapping->a_ops = &gmem_aops;
+	if (mops) {
+		/* The caller runs its code: the module is live. */
+		__module_get(mops->owner);	/* dropped at eviction */
+		gi->mops = mops;
+		inode->i_mapping->a_ops = &mops->aops;
+	}
 	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER);
 	mapping_set_unevictable(inode->i_mapping);
 	mapping_set_inaccessible(inode->i_mapping);
@@ -129,6 +155,8 @@ static int __init gmem_init(void)
 	/* Mounted, never registered: no one else can mount it. */
 	gmem_mnt = kern_mount(&gmem_fs_type);
 	if (IS_ERR(gmem_mnt)) {
+		/* A root inode made before the failure is freed in RCU. */
+		rcu_barrier();
 		kmem_cache_destroy(gmem_inode_cachep);
 		return PTR_ERR(gmem_mnt);
 	}
@@ -137,9 +165,14 @@ static int __init gmem_init(void)
 
 static void __exit gmem_exit(void)
 {
-	/* Inodes free themselves, and drop their module reference, in RCU. */
-	rcu_barrier();
+	/*
+	 * Memory inodes are all gone (each holds this module), but their
+	 * RCU callbacks may still run, and unmounting frees the root inode
+	 * in one more: wait for all of them before the cache and the code
+	 * they use go away.
+	 */
 	kern_unmount(gmem_mnt);
+	rcu_barrier();
 	kmem_cache_destroy(gmem_inode_cachep);
 }
 

@@ -115,8 +115,8 @@ static struct folio *gmem_add_folio(struct address_space *mapping,
 				    pgoff_t index)
 {
 	unsigned int order = gmem_folio_order(mapping, index);
-	gfp_t gfp = mapping_gfp_mask(mapping);
 	struct folio *folio;
+	gfp_t gfp;
 	int err;
 
 	for (;;) {
@@ -128,16 +128,30 @@ static struct folio *gmem_add_folio(struct address_space *mapping,
 			continue;
 		}
 
+		/*
+		 * filemap_add_folio() charges the folio to the memory cgroup
+		 * with @gfp.  A huge folio that does not fit under the
+		 * cgroup's limit falls back to 4 KiB at once: no reclaim
+		 * for it, from what may be a vCPU's fault (as shmem's
+		 * default huge page gfp, GFP_TRANSHUGE_LIGHT).
+		 */
+		gfp = mapping_gfp_mask(mapping);
+		if (order)
+			gfp = (gfp & ~__GFP_DIRECT_RECLAIM) | __GFP_NORETRY |
+			      __GFP_NOWARN;
 		err = filemap_add_folio(mapping, folio,
 					round_down(index, 1UL << order), gfp);
 		if (!err) {
 			/*
-			 * Dirty: what the memory holds is nowhere else.
-			 * Truncation drops a clean large folio that it could
-			 * not split, data and all; a dirty one stays
-			 * (gmem_punch_hole() zeroes its punched part).  Only
-			 * once it is in the page cache, whose removal cleans
-			 * it: a folio freed dirty is a bad page.
+			 * Dirty: what the memory holds is nowhere else, and
+			 * the page cache keeps a dirty folio where it would
+			 * drop a clean one: truncation drops a clean large
+			 * folio that it cannot split, data and all (a dirty
+			 * one stays, and gmem_punch_hole() zeroes its
+			 * punched part), and mapping_evict_folio() never
+			 * takes a dirty one.  Nothing writes it back
+			 * (noop_dirty_folio()); removal from the page cache
+			 * clears the bit.
 			 */
 			folio_set_dirty(folio);
 			return folio;
@@ -193,6 +207,28 @@ struct folio *gmem_get_folio(struct file *file, pgoff_t index, bool create)
 	return gmem_find_folio(inode->i_mapping, index, create);
 }
 EXPORT_SYMBOL_GPL(gmem_get_folio);
+
+/**
+ * gmem_folio_map_order() - the largest order an owner may map a page with
+ * @folio: a gmem folio, locked, from gmem_get_folio()
+ * @index: the page's offset in the file, inside @folio
+ *
+ * A folio that memory failure could not split holds a poisoned page and
+ * good ones: the good ones may still be used, but only page by page, so
+ * that the poisoned one is never mapped with them.
+ *
+ * Return: the folio's order; 0 if any page of it is poisoned;
+ * -EHWPOISON if the page at @index is.
+ */
+int gmem_folio_map_order(struct folio *folio, pgoff_t index)
+{
+	if (PageHWPoison(folio_page(folio, index - folio->index)))
+		return -EHWPOISON;
+	if (folio_test_large(folio) && folio_test_has_hwpoisoned(folio))
+		return 0;
+	return folio_order(folio);
+}
+EXPORT_SYMBOL_GPL(gmem_folio_map_order);
 
 /**
  * gmem_folio_sizes() - the folio sizes gmem may back memory with
@@ -257,6 +293,10 @@ static void gmem_zero_unsplit(struct address_space *mapping, pgoff_t index,
 	struct folio *folio;
 	loff_t from, to;
 
+	/* Its pages may be the architecture's: see gmem_memory_ops. */
+	if (GMEM_I(mapping->host)->mops)
+		return;
+
 	folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
 	if (IS_ERR(folio))
 		return;
@@ -294,8 +334,11 @@ static long gmem_punch_hole(struct inode *inode, loff_t offset, loff_t len)
 
 long gmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 {
+	struct gmem_file *gf = file->private_data;
 	long err;
 
+	if (!(gf->rights & GMEM_RIGHT_FALLOCATE))
+		return -EPERM;
 	if (!(mode & FALLOC_FL_KEEP_SIZE))
 		return -EOPNOTSUPP;
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
@@ -343,6 +386,20 @@ const struct address_space_operations gmem_aops = {
 	.migrate_folio		= gmem_migrate_folio,
 	.error_remove_folio	= gmem_error_remove_folio,
 };
+
+/**
+ * gmem_init_memory_ops() - set up memory ops before first use
+ * @mops: ops with @owner and @free_folio set
+ *
+ * An inode made with @mops uses gmem's address space operations plus
+ * @mops->free_folio, which the page cache calls as each folio leaves it.
+ */
+void gmem_init_memory_ops(struct gmem_memory_ops *mops)
+{
+	mops->aops = gmem_aops;
+	mops->aops.free_folio = mops->free_folio;
+}
+EXPORT_SYMBOL_GPL(gmem_init_memory_ops);
 
 /* st_blocks counts the memory allocated, in 512-byte units. */
 static int gmem_getattr(struct mnt_idmap *idmap, const struct path *path,

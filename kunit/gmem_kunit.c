@@ -59,6 +59,7 @@ static void fake_release(void *data)
 }
 
 static const struct gmem_owner_ops fake_ops = {
+	.kind			= "kunit",
 	.owner			= THIS_MODULE,
 	.invalidate_begin	= fake_invalidate_begin,
 	.invalidate_end		= fake_invalidate_end,
@@ -67,7 +68,8 @@ static const struct gmem_owner_ops fake_ops = {
 
 static struct file *fake_create(struct kunit *test, struct fake_owner *o)
 {
-	struct file *file = gmem_create(SIZE, 0, &fake_ops, o);
+	struct file *file = gmem_create(SIZE, 0, GMEM_RIGHTS_ALL, NULL,
+					&fake_ops, o);
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
 	o->file = file;
@@ -77,7 +79,7 @@ static struct file *fake_create(struct kunit *test, struct fake_owner *o)
 static struct file *fake_link(struct kunit *test, struct file *src,
 			      struct fake_owner *o)
 {
-	struct file *file = gmem_link(src, &fake_ops, o);
+	struct file *file = gmem_link(src, GMEM_RIGHTS_ALL, &fake_ops, o);
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
 	o->file = file;
@@ -109,7 +111,8 @@ static void create_rejects_bad_size_and_flags(struct kunit *test)
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		file = gmem_create(bad[i].size, bad[i].flags, &fake_ops, &o);
+		file = gmem_create(bad[i].size, bad[i].flags, GMEM_RIGHTS_ALL,
+				   NULL, &fake_ops, &o);
 		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL, "case %d", i);
 		if (!IS_ERR(file))
 			__fput_sync(file);
@@ -262,6 +265,7 @@ static void fanout_end(void *data, pgoff_t start, pgoff_t end)
 }
 
 static const struct gmem_owner_ops fanout_ops = {
+	.kind			= "kunit",
 	.owner			= THIS_MODULE,
 	.invalidate_begin	= fanout_begin,
 	.invalidate_end		= fanout_end,
@@ -276,8 +280,10 @@ static void punch_fans_out_to_eight_files(struct kunit *test)
 
 	for (i = 0; i < 8; i++) {
 		o[i].index = i;
-		f[i] = i ? gmem_link(f[0], &fanout_ops, &o[i]) :
-			   gmem_create(SIZE, 0, &fanout_ops, &o[i]);
+		f[i] = i ? gmem_link(f[0], GMEM_RIGHTS_ALL, &fanout_ops,
+				     &o[i]) :
+			   gmem_create(SIZE, 0, GMEM_RIGHTS_ALL, NULL,
+				       &fanout_ops, &o[i]);
 		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f[i]);
 	}
 	KUNIT_EXPECT_TRUE(test, gmem_detach(f[2]));
@@ -388,7 +394,8 @@ static void link_refuses_what_is_not_gmem(struct kunit *test)
 	other = filp_open("/", O_RDONLY, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, other);
 	KUNIT_EXPECT_FALSE(test, is_gmem_file(other));
-	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_link(other, &fake_ops, &b)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_link(other, GMEM_RIGHTS_ALL,
+							 &fake_ops, &b)), -EINVAL);
 	KUNIT_EXPECT_NULL(test, gmem_owner_data(other, &fake_ops));
 	KUNIT_EXPECT_NULL(test, gmem_owner_data(fa, NULL));
 	__fput_sync(other);
@@ -429,7 +436,8 @@ static void every_memory_inode_pins_the_module(struct kunit *test)
 static struct file *sized_create(struct kunit *test, struct fake_owner *o,
 				 loff_t size, u64 flags)
 {
-	struct file *file = gmem_create(size, flags, &fake_ops, o);
+	struct file *file = gmem_create(size, flags, GMEM_RIGHTS_ALL, NULL,
+					&fake_ops, o);
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
 	o->file = file;

@@ -10,18 +10,24 @@
  *  - a memslot binding holds a reference on its file, so closing the VMM's
  *    guest_memfd fd frees and zaps nothing while memslots use it;
  *  - a file does not hold its VM: when the VM is destroyed its files are
- *    detached (kvm_gmem_destroy_vm()) and live on without an owner.
+ *    detached (kvm_gmem_destroy_vm()) and live on without an owner;
+ *  - a file may be linked into another VM only if its VM granted that
+ *    (KVM_CAP_GUEST_MEMFD_LINK), and a link may have fewer rights.
  *
  * Each file is owned by one VM (struct kvm_gmem); @bindings maps file page
  * offsets to the memslots that use them.  @bindings changes only under
- * gmem_lock(), which is also held around every owner callback.
+ * gmem_lock(), which is also held around the invalidation callbacks.  A VM
+ * keeps its files on a list of its own (kvm->gmem, struct kvm_gmem_vm),
+ * under its own lock: nothing here takes a lock that all VMs share.
  */
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/gmem.h>
 #include <linux/kvm_gmem.h>
 #include <linux/kvm_host.h>
+#include <linux/completion.h>
 #include <linux/list.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
@@ -31,19 +37,23 @@
 
 #include "kvm_mm.h"
 
+/*
+ * One file of a VM.  @entry is on kvm->gmem.files while the file is
+ * attached; @released completes when the file's release hands @gmem to a
+ * VM that is being destroyed (kvm_gmem_release()).
+ */
 struct kvm_gmem {
 	struct kvm *kvm;
 	struct file *file;
 	struct xarray bindings;
 	struct list_head entry;
+	struct completion released;
 };
 
-/*
- * Every attached file, so that a dying VM finds its own.  Protects the
- * list, and the end of each entry's life: whoever removes an entry frees it.
- */
-static DEFINE_MUTEX(kvm_gmem_files_lock);
-static LIST_HEAD(kvm_gmem_files);
+static bool gmem_snp;
+module_param(gmem_snp, bool, 0444);
+MODULE_PARM_DESC(gmem_snp,
+		 "Let SEV-SNP VMs create guest_memfds on gmem (untested; default N)");
 
 static struct kvm_gmem *kvm_gmem_alloc(struct kvm *kvm)
 {
@@ -54,14 +64,28 @@ static struct kvm_gmem *kvm_gmem_alloc(struct kvm *kvm)
 	gmem->kvm = kvm;
 	xa_init(&gmem->bindings);
 	INIT_LIST_HEAD(&gmem->entry);
+	init_completion(&gmem->released);
 	return gmem;
 }
 
 static void kvm_gmem_free(struct kvm_gmem *gmem)
 {
-	list_del(&gmem->entry);
 	xa_destroy(&gmem->bindings);
 	kfree(gmem);
+}
+
+/*
+ * Whether the architecture takes over the pages it prepares for @kvm, and
+ * must have them back before the host uses them again: SEV-SNP assigns
+ * them to the guest in the RMP, kvm_arch_gmem_invalidate() undoes that.
+ */
+static bool kvm_gmem_arch_takes_pages(struct kvm *kvm)
+{
+#if defined(CONFIG_X86) && defined(CONFIG_HAVE_KVM_ARCH_GMEM_INVALIDATE)
+	return kvm->arch.vm_type == KVM_X86_SNP_VM;
+#else
+	return false;
+#endif
 }
 
 /*
@@ -119,28 +143,64 @@ static void kvm_gmem_invalidate_end(void *data, pgoff_t start, pgoff_t end)
 }
 
 /*
- * The file is being released while its VM lives.  Memslots hold the file,
- * so none is bound to it any more.
+ * The file is being released while attached: no memslot holds it, so none
+ * is bound to it.  If its VM lives, the file leaves the VM's list.  If the
+ * VM has no users left, kvm_gmem_destroy_vm() is about to take the list,
+ * or has: its detach of this file fails, and it waits for @gmem, which
+ * only it may free then.
  */
 static void kvm_gmem_release(void *data)
 {
 	struct kvm_gmem *gmem = data;
+	struct kvm *kvm = gmem->kvm;
 
 	WARN_ON_ONCE(!xa_empty(&gmem->bindings));
-	mutex_lock(&kvm_gmem_files_lock);
+	if (!kvm_get_kvm_safe(kvm)) {
+		complete(&gmem->released);
+		return;
+	}
+	mutex_lock(&kvm->gmem.lock);
+	list_del(&gmem->entry);
+	mutex_unlock(&kvm->gmem.lock);
+	kvm_put_kvm(kvm);
 	kvm_gmem_free(gmem);
-	mutex_unlock(&kvm_gmem_files_lock);
 }
 
 static const struct gmem_owner_ops kvm_gmem_owner_ops = {
+	.kind			= "kvm",
 	.owner			= THIS_MODULE,
 	.invalidate_begin	= kvm_gmem_invalidate_begin,
 	.invalidate_end		= kvm_gmem_invalidate_end,
 	.release		= kvm_gmem_release,
 };
 
+#ifdef CONFIG_HAVE_KVM_ARCH_GMEM_INVALIDATE
+/* The architecture gives a folio's pages back to the host as it goes. */
+static void kvm_gmem_free_folio(struct folio *folio)
+{
+	kvm_pfn_t pfn = folio_pfn(folio);
+
+	kvm_arch_gmem_invalidate(pfn, pfn + folio_nr_pages(folio));
+}
+#endif
+
+/*
+ * The memory ops of a guest_memfd whose VM's architecture takes its pages
+ * (kvm_gmem_arch_takes_pages()).  The memory holds the vendor module,
+ * whose code kvm_arch_gmem_invalidate() calls, until its last folio is
+ * gone.
+ */
+static struct gmem_memory_ops kvm_gmem_arch_mops = {
+#ifdef CONFIG_HAVE_KVM_ARCH_GMEM_INVALIDATE
+	.free_folio	= kvm_gmem_free_folio,
+#endif
+};
+
+/* @module: the vendor module (kvm-amd, kvm-intel) that loads KVM */
 void kvm_gmem_init(struct module *module)
 {
+	kvm_gmem_arch_mops.owner = module;
+	gmem_init_memory_ops(&kvm_gmem_arch_mops);
 }
 
 /* KVM_CAP_GUEST_MEMFD_HUGEPAGE: the page sizes of guest_memfd's memory. */
@@ -149,39 +209,52 @@ int kvm_gmem_page_sizes(void)
 	return gmem_folio_sizes();
 }
 
-/*
- * The page sizes a VM chose with KVM_ENABLE_CAP, for the few VMs that did;
- * the others get all of kvm_gmem_page_sizes().  Under kvm_gmem_files_lock.
+/**
+ * kvm_gmem_init_vm() - set up a new VM's guest_memfd state
+ * @kvm: the VM, from kvm_create_vm()
+ *
+ * Its guest_memfds get every page size and no link right until the VMM
+ * chooses otherwise (KVM_ENABLE_CAP).
  */
-struct kvm_gmem_vm_choice {
-	struct list_head entry;
-	struct kvm *kvm;
-	unsigned long sizes;
-};
-
-static LIST_HEAD(kvm_gmem_vm_choices);
-
-static struct kvm_gmem_vm_choice *kvm_gmem_vm_choice(struct kvm *kvm)
+void kvm_gmem_init_vm(struct kvm *kvm)
 {
-	struct kvm_gmem_vm_choice *c;
-
-	lockdep_assert_held(&kvm_gmem_files_lock);
-	list_for_each_entry(c, &kvm_gmem_vm_choices, entry)
-		if (c->kvm == kvm)
-			return c;
-	return NULL;
+	mutex_init(&kvm->gmem.lock);
+	INIT_LIST_HEAD(&kvm->gmem.files);
+	kvm->gmem.page_sizes = kvm_gmem_page_sizes();
+	kvm->gmem.linkable = false;
 }
 
-static unsigned long kvm_gmem_vm_page_sizes(struct kvm *kvm)
+/**
+ * kvm_gmem_link_cap() - KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_LINK)
+ * @kvm: a VM, or NULL for /dev/kvm
+ *
+ * Return: 1 if @kvm (any VM, for NULL) can link guest_memfds, else 0.
+ */
+int kvm_gmem_link_cap(struct kvm *kvm)
 {
-	struct kvm_gmem_vm_choice *c;
-	unsigned long sizes;
+	return !kvm || (kvm_arch_has_private_mem(kvm) &&
+			!kvm_gmem_arch_takes_pages(kvm));
+}
 
-	mutex_lock(&kvm_gmem_files_lock);
-	c = kvm_gmem_vm_choice(kvm);
-	sizes = c ? c->sizes : kvm_gmem_page_sizes();
-	mutex_unlock(&kvm_gmem_files_lock);
-	return sizes;
+/**
+ * kvm_gmem_enable_link() - KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_LINK)
+ * @kvm: a VM that can link guest_memfds
+ * @cap: flags 0; args[0] 1 to give the guest_memfds @kvm creates from now
+ *	on the link right, 0 not to; args[1..3] 0
+ *
+ * Return: 0; -EINVAL for bad @cap or a VM without private memory;
+ * -EOPNOTSUPP for a VM whose architecture takes its pages (SEV-SNP),
+ * whose memory cannot move to another VM.
+ */
+int kvm_gmem_enable_link(struct kvm *kvm, struct kvm_enable_cap *cap)
+{
+	if (cap->flags || cap->args[0] > 1 || cap->args[1] || cap->args[2] ||
+	    cap->args[3] || !kvm_arch_has_private_mem(kvm))
+		return -EINVAL;
+	if (kvm_gmem_arch_takes_pages(kvm))
+		return -EOPNOTSUPP;
+	WRITE_ONCE(kvm->gmem.linkable, cap->args[0]);
+	return 0;
 }
 
 /**
@@ -195,7 +268,6 @@ static unsigned long kvm_gmem_vm_page_sizes(struct kvm *kvm)
 int kvm_gmem_set_page_sizes(struct kvm *kvm, struct kvm_enable_cap *cap)
 {
 	unsigned long sizes = cap->args[0];
-	struct kvm_gmem_vm_choice *c, *new;
 
 	if (!kvm_arch_has_private_mem(kvm) || cap->flags ||
 	    cap->args[1] || cap->args[2] || cap->args[3] ||
@@ -203,27 +275,14 @@ int kvm_gmem_set_page_sizes(struct kvm *kvm, struct kvm_enable_cap *cap)
 	    (sizes & ~(unsigned long)kvm_gmem_page_sizes()))
 		return -EINVAL;
 
-	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
-	if (!new)
-		return -ENOMEM;
-	new->kvm = kvm;
-	new->sizes = sizes;
-
-	mutex_lock(&kvm_gmem_files_lock);
-	c = kvm_gmem_vm_choice(kvm);
-	if (c) {
-		c->sizes = sizes;
-	} else {
-		list_add(&new->entry, &kvm_gmem_vm_choices);
-		new = NULL;
-	}
-	mutex_unlock(&kvm_gmem_files_lock);
-	kfree(new);
+	WRITE_ONCE(kvm->gmem.page_sizes, sizes);
 	return 0;
 }
 
 int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 {
+	const struct gmem_memory_ops *mops = NULL;
+	unsigned int rights = GMEM_RIGHT_FALLOCATE;
 	struct kvm_gmem *gmem;
 	struct file *file;
 	u64 flags = 0;
@@ -237,8 +296,17 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 		return -EINVAL;
 	if (args->flags)
 		return -EINVAL;
-	if (!(kvm_gmem_vm_page_sizes(kvm) & ~PAGE_SIZE))
+	if (kvm_gmem_arch_takes_pages(kvm)) {
+		if (!gmem_snp) {
+			pr_warn_ratelimited("kvm: guest_memfd for SEV-SNP VMs is untested on gmem and off; load kvm with gmem_snp=1 to allow it\n");
+			return -EOPNOTSUPP;
+		}
+		mops = &kvm_gmem_arch_mops;
+	}
+	if (!(READ_ONCE(kvm->gmem.page_sizes) & ~PAGE_SIZE))
 		flags |= GMEM_FLAG_NO_HUGEPAGE;
+	if (READ_ONCE(kvm->gmem.linkable))
+		rights |= GMEM_RIGHT_LINK;
 
 	fd = get_unused_fd_flags(0);
 	if (fd < 0)
@@ -250,55 +318,74 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 		return -ENOMEM;
 	}
 
-	file = gmem_create(args->size, flags, &kvm_gmem_owner_ops, gmem);
+	file = gmem_create(args->size, flags, rights, mops,
+			   &kvm_gmem_owner_ops, gmem);
 	if (IS_ERR(file)) {
-		kfree(gmem);
+		kvm_gmem_free(gmem);
 		put_unused_fd(fd);
 		return PTR_ERR(file);
 	}
 	gmem->file = file;
 
 	/* The VM cannot be destroyed while its ioctl runs: no race. */
-	mutex_lock(&kvm_gmem_files_lock);
-	list_add(&gmem->entry, &kvm_gmem_files);
-	mutex_unlock(&kvm_gmem_files_lock);
+	mutex_lock(&kvm->gmem.lock);
+	list_add(&gmem->entry, &kvm->gmem.files);
+	mutex_unlock(&kvm->gmem.lock);
 
 	fd_install(fd, file);
 	return fd;
 }
 
-/* Does @kvm already have a file on @inode?  Under kvm_gmem_files_lock. */
+/* Does @kvm already have a file on @inode?  Under kvm->gmem.lock. */
 static bool kvm_gmem_vm_has_inode(struct kvm *kvm, struct inode *inode)
 {
 	struct kvm_gmem *gmem;
 
-	list_for_each_entry(gmem, &kvm_gmem_files, entry)
-		if (gmem->kvm == kvm && file_inode(gmem->file) == inode)
+	lockdep_assert_held(&kvm->gmem.lock);
+	list_for_each_entry(gmem, &kvm->gmem.files, entry)
+		if (file_inode(gmem->file) == inode)
 			return true;
 	return false;
 }
 
+#define KVM_LINK_GUEST_MEMFD_FLAGS \
+	(KVM_LINK_GUEST_MEMFD_NO_FALLOCATE | KVM_LINK_GUEST_MEMFD_NO_LINK)
+
 /**
  * kvm_gmem_link() - KVM_LINK_GUEST_MEMFD: this VM's file on another's memory
  * @kvm: the VM that gets the new file
- * @args: the other VM's guest_memfd, no flags, reserved fields zero
+ * @args: the other VM's guest_memfd, flags dropping rights from the new
+ *	file, reserved fields zero
  *
  * The new file shares the inode of @args->fd, whose VM may be alive or
- * already destroyed.  A VM has at most one file on an inode, so the source
- * cannot be of @kvm itself, and @kvm cannot link the same memory twice.
+ * already destroyed, if that file has the link right; it gets the
+ * source's rights less those @args->flags drop.  A VM has at most one file
+ * on an inode, so the source cannot be of @kvm itself, and @kvm cannot
+ * link the same memory twice.
  *
  * Return: the new fd, or -EINVAL for a bad or non-guest_memfd fd, flags,
- * reserved fields, or a file (or memory) @kvm already has; -ENOMEM.
+ * reserved fields, a VM without private memory, or a file (or memory)
+ * @kvm already has; -EPERM if the source may not be linked; -EOPNOTSUPP
+ * for a VM whose architecture takes its pages (SEV-SNP); -ENOMEM.
  */
 int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 {
+	unsigned int rights = GMEM_RIGHTS_ALL;
 	struct kvm_gmem *gmem;
 	struct file *src, *file;
 	int fd, r = -EINVAL;
 
-	if (args->flags || args->fd > INT_MAX ||
-	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
+	if ((args->flags & ~KVM_LINK_GUEST_MEMFD_FLAGS) ||
+	    args->fd > INT_MAX ||
+	    memchr_inv(args->reserved, 0, sizeof(args->reserved)) ||
+	    !kvm_arch_has_private_mem(kvm))
 		return -EINVAL;
+	if (kvm_gmem_arch_takes_pages(kvm))
+		return -EOPNOTSUPP;
+	if (args->flags & KVM_LINK_GUEST_MEMFD_NO_FALLOCATE)
+		rights &= ~GMEM_RIGHT_FALLOCATE;
+	if (args->flags & KVM_LINK_GUEST_MEMFD_NO_LINK)
+		rights &= ~GMEM_RIGHT_LINK;
 
 	src = fget(args->fd);
 	if (!src)
@@ -318,28 +405,28 @@ int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 	}
 
 	/* Checked and added under one lock: no second link can slip in. */
-	mutex_lock(&kvm_gmem_files_lock);
+	mutex_lock(&kvm->gmem.lock);
 	r = -EINVAL;
 	if (kvm_gmem_vm_has_inode(kvm, file_inode(src)))
 		goto out_unlock;
-	file = gmem_link(src, &kvm_gmem_owner_ops, gmem);
+	file = gmem_link(src, rights, &kvm_gmem_owner_ops, gmem);
 	if (IS_ERR(file)) {
 		r = PTR_ERR(file);
 		goto out_unlock;
 	}
 	gmem->file = file;
-	list_add(&gmem->entry, &kvm_gmem_files);
-	mutex_unlock(&kvm_gmem_files_lock);
+	list_add(&gmem->entry, &kvm->gmem.files);
+	mutex_unlock(&kvm->gmem.lock);
 
 	fput(src);
 	fd_install(fd, file);
 	return fd;
 
 out_unlock:
-	mutex_unlock(&kvm_gmem_files_lock);
+	mutex_unlock(&kvm->gmem.lock);
 	put_unused_fd(fd);
 out_free:
-	kfree(gmem);
+	kvm_gmem_free(gmem);
 out_put:
 	fput(src);
 	return r;
@@ -352,29 +439,24 @@ out_put:
  * Called first thing in kvm_destroy_vm(), while the MMU still works: each
  * file of @kvm has the guest's mappings of it zapped and is then detached,
  * so no later punch reaches this VM.  The memslots, which still hold their
- * files, are freed later by kvm_destroy_vm() and drop them.  The VM's
- * choice of page sizes, if it made one, goes too.
+ * files, are freed later by kvm_destroy_vm() and drop them.
+ *
+ * Only this VM's own files are touched, and no lock is needed for its
+ * list: no ioctl can reach a VM without users, and a file released
+ * meanwhile leaves the list alone (kvm_gmem_release()).
  */
 void kvm_gmem_destroy_vm(struct kvm *kvm)
 {
-	struct kvm_gmem_vm_choice *choice;
 	struct kvm_gmem *gmem, *next;
 
-	mutex_lock(&kvm_gmem_files_lock);
-	choice = kvm_gmem_vm_choice(kvm);
-	if (choice) {
-		list_del(&choice->entry);
-		kfree(choice);
+	list_for_each_entry_safe(gmem, next, &kvm->gmem.files, entry) {
+		list_del(&gmem->entry);
+		/* Its release got there first, and hands @gmem over. */
+		if (!gmem_detach(gmem->file))
+			wait_for_completion(&gmem->released);
+		kvm_gmem_free(gmem);
 	}
-	list_for_each_entry_safe(gmem, next, &kvm_gmem_files, entry) {
-		/*
-		 * If detaching fails, the file's release is under way and its
-		 * callback frees @gmem once this lock is dropped.
-		 */
-		if (gmem->kvm == kvm && gmem_detach(gmem->file))
-			kvm_gmem_free(gmem);
-	}
-	mutex_unlock(&kvm_gmem_files_lock);
+	mutex_destroy(&kvm->gmem.lock);
 }
 
 int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
@@ -465,11 +547,12 @@ static pgoff_t kvm_gmem_index(struct kvm_memory_slot *slot, gfn_t gfn)
 
 /*
  * The folio backing @gfn, locked and referenced, with its pfn, and the
- * largest order KVM may map it with: the folio's own, lowered until @gfn
- * and its file index agree on the offset inside a block of that order, so
- * that a naturally aligned block of GPAs is one block of the folio.  KVM
- * itself lowers it further at the memslot's edges and where the memory
- * attributes are mixed.
+ * largest order KVM may map it with: the folio's own if @gfn and its file
+ * index agree on the offset inside a block of that order, so that a
+ * naturally aligned block of GPAs is one block of the folio, else 0 (KVM
+ * takes only the orders of its page sizes); 0 also for a folio with a
+ * poisoned page.  KVM itself lowers it further at the memslot's edges and
+ * where the memory attributes are mixed.
  */
 static struct folio *kvm_gmem_get_folio(struct kvm_memory_slot *slot,
 					gfn_t gfn, kvm_pfn_t *pfn,
@@ -478,6 +561,7 @@ static struct folio *kvm_gmem_get_folio(struct kvm_memory_slot *slot,
 	struct file *file = READ_ONCE(slot->gmem.file);
 	pgoff_t index = kvm_gmem_index(slot, gfn);
 	struct folio *folio;
+	int order;
 
 	/* The memslot holds the file as long as it is bound. */
 	if (!file)
@@ -487,20 +571,18 @@ static struct folio *kvm_gmem_get_folio(struct kvm_memory_slot *slot,
 	if (IS_ERR(folio))
 		return folio;
 
-	if (folio_test_hwpoison(folio)) {
+	/* A folio with a poisoned page is mapped page by page, if at all. */
+	order = gmem_folio_map_order(folio, index);
+	if (order < 0) {
 		folio_unlock(folio);
 		folio_put(folio);
-		return ERR_PTR(-EHWPOISON);
+		return ERR_PTR(order);
 	}
 
 	*pfn = folio_pfn(folio) + (index - folio->index);
-	if (max_order) {
-		int order = folio_order(folio);
-
-		while (order && !IS_ALIGNED(gfn ^ index, 1UL << order))
-			order--;
-		*max_order = order;
-	}
+	/* KVM maps only the orders of its page sizes: this one, or 4 KiB. */
+	if (max_order)
+		*max_order = IS_ALIGNED(gfn ^ index, 1UL << order) ? order : 0;
 	return folio;
 }
 
@@ -586,6 +668,22 @@ static int kvm_gmem_can_populate(struct kvm *kvm, struct folio *folio,
 	return 0;
 }
 
+/*
+ * A populated folio is prepared.  One that @post_populate failed on may be
+ * half written, and the architecture has given its pages back (SEV-SNP
+ * makes them shared again): zero it, so that the guest finds it as it
+ * finds any memory it did not populate.
+ */
+static void kvm_gmem_end_populate(struct folio *folio, int r)
+{
+	folio_lock(folio);
+	if (!r)
+		folio_mark_uptodate(folio);
+	else if (!folio_test_uptodate(folio))
+		folio_zero_range(folio, 0, folio_size(folio));
+	folio_unlock(folio);
+}
+
 /**
  * kvm_gmem_populate() - prepare private pages with initial contents
  * @kvm: the VM; the caller holds its slots_lock
@@ -648,12 +746,12 @@ long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 		folio_unlock(folio);
 
 		r = kvm_gmem_can_populate(kvm, folio, gfn, order, npages - i);
-		if (!r)
+		if (!r) {
 			r = post_populate(kvm, gfn, pfn,
 					  src ? src + i * PAGE_SIZE : NULL,
 					  order, opaque);
-		if (!r)
-			folio_mark_uptodate(folio);
+			kvm_gmem_end_populate(folio, r);
+		}
 		folio_put(folio);
 		if (r)
 			break;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Prepare the directory that Kbuild builds the modules in (M=):
-# the distribution's virt/kvm and arch/x86/kvm, plus this repository's
+# the distribution's virt/kvm, arch/x86/kvm and include/linux/kvm_host.h, plus this repository's
 # Kbuild, gmem/, kvm/ and include/.  The gmem variant gets kvm/patches/*.patch
 # applied; the reference variant is the distribution's code unchanged.
 # Kernel sources are copied once per set of patches; the repository's files
@@ -23,10 +23,13 @@ if [ "$variant" = gmem ] && [ -d "$top/kvm/patches" ]; then
 fi
 stamp=$stage/.kvm-sources-$(cat /dev/null $patches | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-	rm -rf "$stage/virt" "$stage/arch" "$stage"/.kvm-sources-*
-	mkdir -p "$stage/virt" "$stage/arch/x86"
+	rm -rf "$stage/virt" "$stage/arch" "$stage"/.kvm-sources-* \
+		"$stage/include/linux/kvm_host.h"
+	mkdir -p "$stage/virt" "$stage/arch/x86" "$stage/include/linux"
 	cp -a "$ksrc/virt/kvm" "$stage/virt/"
 	cp -a "$ksrc/arch/x86/kvm" "$stage/arch/x86/"
+	# Patched for the gmem variant (kvm/kvm.kbuild puts it first).
+	cp -a "$ksrc/include/linux/kvm_host.h" "$stage/include/linux/"
 	for p in $patches; do
 		echo "  PATCH   $(basename "$p")"
 		patch -s -p1 -d "$stage" < "$p"

@@ -8,9 +8,13 @@
  * the owner (the KVM adapter in kvm/: one VM) is called back before any
  * range of the memory goes away, and detaches when it goes away itself.
  *
- * Locking: every call into an owner's ops is made with the inode's
- * invalidate lock held (shared or exclusive); owners take it exclusive with
- * gmem_lock() around changes to what their callbacks read.
+ * Locking: ->invalidate_begin and ->invalidate_end are called with the
+ * inode's invalidate lock held (shared or exclusive); owners take it
+ * exclusive with gmem_lock() around changes to what those callbacks read.
+ * ->release is called with no lock held.
+ *
+ * Rights: each file has its own (GMEM_RIGHT_*), given when it is made.  A
+ * link never has more rights than its source.
  */
 #ifndef _LINUX_GMEM_H
 #define _LINUX_GMEM_H
@@ -30,11 +34,18 @@
 #define GMEM_FLAG_NO_HUGEPAGE	BIT_ULL(0)
 #define GMEM_FLAGS_VALID	GMEM_FLAG_NO_HUGEPAGE
 
+/* What a file may do, besides being bound by its owner. */
+#define GMEM_RIGHT_FALLOCATE	BIT(0)	/* allocate, and punch holes */
+#define GMEM_RIGHT_LINK		BIT(1)	/* be the source of gmem_link() */
+#define GMEM_RIGHTS_ALL		(GMEM_RIGHT_FALLOCATE | GMEM_RIGHT_LINK)
+
 struct folio;
 struct module;
 
 /**
  * struct gmem_owner_ops - what gmem calls in the owner of a file
+ * @kind: what the owner is ("kvm"); gmem_link() links only between owners
+ *	of the kind that made the memory.  At most 15 characters.
  * @owner: module of the callbacks; held while a file is attached
  * @invalidate_begin: pages [@start, @end) are about to be freed or poisoned:
  *	stop using them.  Called for every attached file of the inode.
@@ -45,17 +56,45 @@ struct module;
  * @data is what the owner gave gmem_create().
  */
 struct gmem_owner_ops {
+	const char *kind;
 	struct module *owner;
 	void (*invalidate_begin)(void *data, pgoff_t start, pgoff_t end);
 	void (*invalidate_end)(void *data, pgoff_t start, pgoff_t end);
 	void (*release)(void *data);
 };
 
-struct file *gmem_create(loff_t size, u64 flags,
+/**
+ * struct gmem_memory_ops - what gmem calls in the user of an inode's pages
+ * @owner: module of @free_folio; every inode made with these ops holds it
+ *	until the inode is evicted, after its last folio is gone
+ * @free_folio: @folio is leaving the inode's page cache (a punch, or the
+ *	inode's eviction): undo what was done to its pages (SEV-SNP: give them
+ *	back to the host in the RMP) before anyone else can have them.  Called
+ *	once per folio, with each piece of a folio split by a punch called
+ *	on its own; may sleep.  gmem never writes to the pages of an inode
+ *	with memory ops, so a punch that cannot split a folio leaves the
+ *	punched part of it as it was.
+ * @aops: gmem's, set up by gmem_init_memory_ops()
+ *
+ * For memory whose pages an architecture takes over once it prepares
+ * them.  gmem_init_memory_ops() must be called once before the ops are
+ * given to gmem_create().
+ */
+struct gmem_memory_ops {
+	struct module *owner;
+	void (*free_folio)(struct folio *folio);
+	struct address_space_operations aops;
+};
+
+void gmem_init_memory_ops(struct gmem_memory_ops *mops);
+
+struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
+			 const struct gmem_memory_ops *mops,
 			 const struct gmem_owner_ops *ops, void *data);
-struct file *gmem_link(struct file *src, const struct gmem_owner_ops *ops,
-		       void *data);
+struct file *gmem_link(struct file *src, unsigned int rights,
+		       const struct gmem_owner_ops *ops, void *data);
 bool gmem_detach(struct file *file);
+unsigned int gmem_rights(struct file *file);
 
 bool is_gmem_file(struct file *file);
 void *gmem_owner_data(struct file *file, const struct gmem_owner_ops *ops);
@@ -64,6 +103,7 @@ void gmem_lock(struct file *file);
 void gmem_unlock(struct file *file);
 
 struct folio *gmem_get_folio(struct file *file, pgoff_t index, bool create);
+int gmem_folio_map_order(struct folio *folio, pgoff_t index);
 unsigned long gmem_folio_sizes(void);
 
 #endif /* _LINUX_GMEM_H */
