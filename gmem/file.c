@@ -106,7 +106,7 @@ static struct file *gmem_file_open(struct inode *inode, unsigned int rights,
  * (see gmem_get_folio()), unless @flags says otherwise.
  *
  * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size,
- * flags or rights, -ENOMEM.
+ * flags, rights or memory ops, -ENOMEM.
  */
 struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 			 const struct gmem_memory_ops *mops,
@@ -116,6 +116,8 @@ struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 
 	if ((flags & ~GMEM_FLAGS_VALID) || (rights & ~GMEM_RIGHTS_ALL) ||
 	    size <= 0 || !PAGE_ALIGNED(size))
+		return ERR_PTR(-EINVAL);
+	if (mops && WARN_ON_ONCE(!gmem_memory_ops_valid(mops)))
 		return ERR_PTR(-EINVAL);
 
 	inode = gmem_new_inode(size, flags, mops, ops->kind);

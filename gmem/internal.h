@@ -58,6 +58,7 @@ struct inode *gmem_new_inode(loff_t size, u64 flags,
 extern const struct address_space_operations gmem_aops;
 extern const struct inode_operations gmem_iops;
 long gmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
+bool gmem_memory_ops_valid(const struct gmem_memory_ops *mops);
 
 /* file.c */
 extern const struct file_operations gmem_fops;

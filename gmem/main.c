@@ -125,7 +125,7 @@ struct inode *gmem_new_inode(loff_t size, u64 flags,
 		/* The caller runs its code: the module is live. */
 		__module_get(mops->owner);	/* dropped at eviction */
 		gi->mops = mops;
-		inode->i_mapping->a_ops = &mops->aops;
+		inode->i_mapping->a_ops = mops->aops;
 	}
 	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER);
 	mapping_set_unevictable(inode->i_mapping);

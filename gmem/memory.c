@@ -355,21 +355,39 @@ long gmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 	return err;
 }
 
-/* Nothing may move the memory: owners hold its physical addresses. */
-static int gmem_migrate_folio(struct address_space *mapping,
-			      struct folio *dst, struct folio *src,
-			      enum migrate_mode mode)
+/**
+ * gmem_migrate_folio() - nothing may move the memory
+ * @mapping: a gmem inode's mapping
+ * @dst: unused
+ * @src: unused
+ * @mode: unused
+ *
+ * Owners hold the memory's physical addresses; gmem allocates it without
+ * __GFP_MOVABLE, so no one should try.  For GMEM_MEMORY_AOPS().
+ *
+ * Return: -EINVAL.
+ */
+int gmem_migrate_folio(struct address_space *mapping, struct folio *dst,
+		       struct folio *src, enum migrate_mode mode)
 {
 	WARN_ON_ONCE(1);
 	return -EINVAL;
 }
+EXPORT_SYMBOL_GPL(gmem_migrate_folio);
 
-/*
- * A poisoned folio stays in the file: owners stop using it, and what to do
- * next is their user's decision.  A later lookup finds it poisoned.
+/**
+ * gmem_error_remove_folio() - memory failure hit a folio of gmem's
+ * @mapping: a gmem inode's mapping
+ * @folio: the poisoned folio
+ *
+ * The folio stays in the file: owners stop using it, and what to do next
+ * is their user's decision.  A later lookup finds it poisoned.  For
+ * GMEM_MEMORY_AOPS().
+ *
+ * Return: MF_DELAYED.
  */
-static int gmem_error_remove_folio(struct address_space *mapping,
-				   struct folio *folio)
+int gmem_error_remove_folio(struct address_space *mapping,
+			    struct folio *folio)
 {
 	pgoff_t start = folio->index;
 	pgoff_t end = start + folio_nr_pages(folio);
@@ -380,26 +398,20 @@ static int gmem_error_remove_folio(struct address_space *mapping,
 	filemap_invalidate_unlock_shared(mapping);
 	return MF_DELAYED;
 }
+EXPORT_SYMBOL_GPL(gmem_error_remove_folio);
 
-const struct address_space_operations gmem_aops = {
-	.dirty_folio		= noop_dirty_folio,
-	.migrate_folio		= gmem_migrate_folio,
-	.error_remove_folio	= gmem_error_remove_folio,
-};
+const struct address_space_operations gmem_aops = GMEM_MEMORY_AOPS(NULL);
 
-/**
- * gmem_init_memory_ops() - set up memory ops before first use
- * @mops: ops with @owner and @free_folio set
- *
- * An inode made with @mops uses gmem's address space operations plus
- * @mops->free_folio, which the page cache calls as each folio leaves it.
- */
-void gmem_init_memory_ops(struct gmem_memory_ops *mops)
+/* Memory ops must keep gmem's own operations: GMEM_MEMORY_AOPS(). */
+bool gmem_memory_ops_valid(const struct gmem_memory_ops *mops)
 {
-	mops->aops = gmem_aops;
-	mops->aops.free_folio = mops->free_folio;
+	const struct address_space_operations *aops = mops->aops;
+
+	return aops && aops->free_folio &&
+	       aops->dirty_folio == gmem_aops.dirty_folio &&
+	       aops->migrate_folio == gmem_aops.migrate_folio &&
+	       aops->error_remove_folio == gmem_aops.error_remove_folio;
 }
-EXPORT_SYMBOL_GPL(gmem_init_memory_ops);
 
 /* st_blocks counts the memory allocated, in 512-byte units. */
 static int gmem_getattr(struct mnt_idmap *idmap, const struct path *path,

@@ -388,14 +388,14 @@ static void link_refuses_what_is_not_gmem(struct kunit *test)
 {
 	struct fake_owner a = {}, b = {};
 	struct file *fa = fake_create(test, &a);
-	struct file *other;
+	struct file *other, *file;
 
 	/* A gmem file's inode is not a file: any other file will do. */
 	other = filp_open("/", O_RDONLY, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, other);
 	KUNIT_EXPECT_FALSE(test, is_gmem_file(other));
-	KUNIT_EXPECT_EQ(test, PTR_ERR(gmem_link(other, GMEM_RIGHTS_ALL,
-							 &fake_ops, &b)), -EINVAL);
+	file = gmem_link(other, GMEM_RIGHTS_ALL, &fake_ops, &b);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(file), -EINVAL);
 	KUNIT_EXPECT_NULL(test, gmem_owner_data(other, &fake_ops));
 	KUNIT_EXPECT_NULL(test, gmem_owner_data(fa, NULL));
 	__fput_sync(other);

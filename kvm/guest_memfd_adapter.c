@@ -182,6 +182,9 @@ static void kvm_gmem_free_folio(struct folio *folio)
 
 	kvm_arch_gmem_invalidate(pfn, pfn + folio_nr_pages(folio));
 }
+
+static const struct address_space_operations kvm_gmem_arch_aops =
+	GMEM_MEMORY_AOPS(kvm_gmem_free_folio);
 #endif
 
 /*
@@ -192,7 +195,7 @@ static void kvm_gmem_free_folio(struct folio *folio)
  */
 static struct gmem_memory_ops kvm_gmem_arch_mops = {
 #ifdef CONFIG_HAVE_KVM_ARCH_GMEM_INVALIDATE
-	.free_folio	= kvm_gmem_free_folio,
+	.aops	= &kvm_gmem_arch_aops,
 #endif
 };
 
@@ -200,7 +203,6 @@ static struct gmem_memory_ops kvm_gmem_arch_mops = {
 void kvm_gmem_init(struct module *module)
 {
 	kvm_gmem_arch_mops.owner = module;
-	gmem_init_memory_ops(&kvm_gmem_arch_mops);
 }
 
 /* KVM_CAP_GUEST_MEMFD_HUGEPAGE: the page sizes of guest_memfd's memory. */

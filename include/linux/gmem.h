@@ -20,6 +20,7 @@
 #define _LINUX_GMEM_H
 
 #include <linux/fs.h>
+#include <linux/pagemap.h>
 #include <linux/types.h>
 
 /* Magic number of gmem's pseudo-filesystem (statfs f_type). */
@@ -65,28 +66,37 @@ struct gmem_owner_ops {
 
 /**
  * struct gmem_memory_ops - what gmem calls in the user of an inode's pages
- * @owner: module of @free_folio; every inode made with these ops holds it
- *	until the inode is evicted, after its last folio is gone
- * @free_folio: @folio is leaving the inode's page cache (a punch, or the
- *	inode's eviction): undo what was done to its pages (SEV-SNP: give them
- *	back to the host in the RMP) before anyone else can have them.  Called
- *	once per folio, with each piece of a folio split by a punch called
- *	on its own; may sleep.  gmem never writes to the pages of an inode
- *	with memory ops, so a punch that cannot split a folio leaves the
- *	punched part of it as it was.
- * @aops: gmem's, set up by gmem_init_memory_ops()
+ * @owner: module of @aops; every inode made with these ops holds it until
+ *	the inode is evicted, after its last folio is gone
+ * @aops: the inode's address space operations, made with
+ *	GMEM_MEMORY_AOPS(free_folio)
  *
  * For memory whose pages an architecture takes over once it prepares
- * them.  gmem_init_memory_ops() must be called once before the ops are
- * given to gmem_create().
+ * them.  The page cache calls free_folio(folio) as each folio leaves the
+ * inode (a punch, or the inode's eviction): it undoes what was done to the
+ * pages (SEV-SNP: gives them back to the host in the RMP) before anyone
+ * else can have them.  It is called once per folio, each piece of a folio
+ * split by a punch on its own, and may sleep.  gmem never writes to the
+ * pages of an inode with memory ops: a punch that cannot split a folio
+ * leaves the punched part of it as it was.
  */
 struct gmem_memory_ops {
 	struct module *owner;
-	void (*free_folio)(struct folio *folio);
-	struct address_space_operations aops;
+	const struct address_space_operations *aops;
 };
 
-void gmem_init_memory_ops(struct gmem_memory_ops *mops);
+int gmem_migrate_folio(struct address_space *mapping, struct folio *dst,
+		       struct folio *src, enum migrate_mode mode);
+int gmem_error_remove_folio(struct address_space *mapping,
+			    struct folio *folio);
+
+/* gmem's address space operations, plus @free_folio. */
+#define GMEM_MEMORY_AOPS(free) {					\
+	.dirty_folio		= noop_dirty_folio,			\
+	.migrate_folio		= gmem_migrate_folio,			\
+	.error_remove_folio	= gmem_error_remove_folio,		\
+	.free_folio		= (free),				\
+}
 
 struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 			 const struct gmem_memory_ops *mops,
