@@ -65,8 +65,9 @@ plan_programs = $(shell awk '!/^[[:space:]]*\#/ && NF { print $$3 }' $(1))
 upstream_tests := $(sort $(call plan_programs,selftests/upstream.plan))
 gmem_programs := $(patsubst %.c,gmem/%,$(notdir $(wildcard demo/*.c \
 	selftests/*.c bench/*.c)))
+gmem_scripts := $(patsubst %.sh,gmem/%,$(notdir $(wildcard selftests/*.sh)))
 
-tests: $(addprefix $(testdir)/,$(gmem_programs))
+tests: $(addprefix $(testdir)/,$(gmem_programs) $(gmem_scripts))
 
 .PHONY: upstream-tests
 upstream-tests:
@@ -96,6 +97,10 @@ $(eval $(call gmem_program,demo))
 $(eval $(call gmem_program,selftests))
 $(eval $(call gmem_program,bench))
 
+# Scripts the guest's busybox runs.
+$(testdir)/gmem/%: selftests/%.sh
+	install -D -m 755 $< $@
+
 # ---- KUnit: kunit.ko out of tree (Debian has CONFIG_KUNIT unset) ----
 kunitdir := $(out)/kunit
 kunit_kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile
@@ -123,14 +128,18 @@ guest_modules := $(kmods)/virt/lib/irqbypass.ko.xz \
 	$(moddir)/kvm.ko $(kmods)/drivers/crypto/ccp/ccp.ko.xz \
 	$(moddir)/kvm-amd.ko
 
-# run_guest NAME PLAN...: boot a guest that runs the plans' tests
+# run_guest NAME PLANS [MODULES [ENV]]: boot a guest that runs the plans'
+# tests with MODULES loaded (default: $(guest_modules)), and run-guest.sh's
+# ENV settings; its log is $(out)/guest/NAME-$(VARIANT).log
+guest_log = $(out)/guest/$(1)-$(VARIANT).log
 define run_guest
 	@mkdir -p $(out)/guest
 	cat $(2) > $(out)/guest/$(1)-$(VARIANT).plan
 	scripts/mkinitramfs.sh $(out)/guest/$(1)-$(VARIANT).cpio.gz \
-		$(out)/guest/$(1)-$(VARIANT).plan $(testdir) $(guest_modules)
-	scripts/run-guest.sh $(kimage) $(out)/guest/$(1)-$(VARIANT).cpio.gz \
-		$(out)/guest/$(1)-$(VARIANT).log
+		$(out)/guest/$(1)-$(VARIANT).plan $(testdir) \
+		$(or $(3),$(guest_modules))
+	$(4) scripts/run-guest.sh $(kimage) \
+		$(out)/guest/$(1)-$(VARIANT).cpio.gz $(call guest_log,$(1))
 endef
 
 # The hand-over needs the gmem variant; the reference variant shows a
@@ -165,11 +174,25 @@ check_plans := selftests/upstream.plan demo/private_mem.plan \
 	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan kunit/kunit.plan \
 		demo/demo.plan)
 
+# On the gmem variant, a second, short guest loads and unloads gmem.ko
+# alone, then waits for the RCU callbacks its exit left behind
+# (selftests/module_cycle.plan); rcu_nocbs=all makes them lazy, as they
+# are wherever callbacks are offloaded.
+module_cycle_guest := $(if $(filter gmem,$(VARIANT)),module-cycle)
+
 # The summariser decides pass or fail, so it is tested first, on the host.
+# Every guest runs whatever the one before it found; the summariser then
+# judges all their logs and prints one closing line for them all.
+check: export GUEST_JUDGE := 0
 check: checkpatch modules tests upstream-tests $(if $(filter gmem,$(VARIANT)),kunit)
 	@scripts/test-tap-summary.sh > $(out)/test-tap-summary.tap || \
 		{ cat $(out)/test-tap-summary.tap; exit 1; }
 	$(call run_guest,check,$(check_plans))
+	$(if $(module_cycle_guest),$(call run_guest,module-cycle,\
+		selftests/module_cycle.plan,$(moddir)/gmem/gmem.ko,\
+		GUEST_MEM=512M GUEST_CMDLINE=rcu_nocbs=all))
+	scripts/tap-summary.sh $(call guest_log,check) \
+		$(if $(module_cycle_guest),$(call guest_log,module-cycle))
 
 clean:
 	rm -rf build

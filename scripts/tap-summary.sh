@@ -1,11 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Judge a test guest's serial log (see guest-init.sh) and print the closing
+# Judge test guests' serial logs (see guest-init.sh) and print the closing
 # line "N passed, N failed[, N skipped]".  Exit status 1 when any test
-# failed, the guest did not finish (crash, panic or hang), or the kernel log
+# failed, a guest did not finish (crash, panic or hang), or a kernel log
 # reports a problem (oops, BUG, WARN, lockdep, KASAN, KFENCE, hung task, RCU
-# stall, ...).
+# stall, a slab cache destroyed with objects in it, ...).
 #
 # Counting: every TAP result line counts once, at whatever depth it is nested
 # (program output is indented four spaces per level), except a result that
@@ -17,42 +17,88 @@
 # A guest that did not finish and a kernel log with problems each add one
 # failure.
 #
-# Usage: scripts/tap-summary.sh LOG
+# With several logs (one per guest booted), each is judged on its own, its
+# lines of detail start with the log's file name, and the one closing line
+# adds them all up.  A log that cannot be read is a guest that did not
+# finish.
+#
+# Usage: scripts/tap-summary.sh LOG...
 set -uo pipefail
 
-log=$1
+if [ $# = 0 ]; then
+	echo "usage: $0 LOG..." >&2
+	exit 2
+fi
 
 awk '
 function problem(line) {
-	# BUG: also covers KASAN, KFENCE and soft lockups; WARNING: covers
-	# lockdep; slub_debug reports start "BUG <cache>".
-	return line ~ /(Oops|(^|[^A-Z_])BUG[: ]|WARNING:|Kernel panic|general protection fault|UBSAN:|inconsistent lock state|blocked for more than|rcu_.* stall|self-detected stall|Call Trace|RIP: )/
+	# BUG: also covers KASAN, KFENCE, soft lockups and faults such as a
+	# call into a module text that is gone ("BUG: unable to handle page
+	# fault"); WARNING: covers lockdep; slub_debug reports start
+	# "BUG <cache>".  A cache destroyed with objects left in it says so
+	# in a WARN(); its own line is caught too, should the WARNING line
+	# be lost.
+	return line ~ /(Oops|(^|[^A-Z_])BUG[: ]|WARNING:|Kernel panic|general protection fault|UBSAN:|inconsistent lock state|blocked for more than|rcu_.* stall|self-detected stall|Call Trace|RIP: |Slab cache still has objects|Objects remaining)/
 }
 
-/^--- dmesg ---$/ { in_dmesg = 1; next }
-/^--- end dmesg ---$/ { in_dmesg = 0; dumped = 1; next }
-in_dmesg {
-	if (problem($0)) {
-		problems++
-		if (problems <= 20)
-			print "kernel: " $0
+function say(msg) {
+	print prefix msg
+}
+
+function reset(file) {
+	prefix = ""
+	if (ARGC > 2) {
+		prefix = file
+		sub(/.*\//, "", prefix)
+		prefix = prefix ": "
 	}
-	next
+	in_dmesg = dumped = problems = done = planned = top = 0
+	console_problem = ""
+	split("", nchild)
+	split("", nchildfail)
 }
-/^GMEM-GUEST-DONE$/ { done = 1; next }
-# A panic before the dump is on the console only.
-/Kernel panic|Oops|BUG:/ && !dumped { console_problem = $0 }
 
-/^ *1\.\.[0-9]+/ {
-	depth = index($0, "1") - 1
-	if (depth == 0) {
-		split($0, f, /\.\./)
-		planned = f[2] + 0
+# One line of a guest log, in $0.
+function judge() {
+	if ($0 ~ /^--- dmesg ---$/) {
+		in_dmesg = 1
+		return
 	}
-	next
+	if ($0 ~ /^--- end dmesg ---$/) {
+		in_dmesg = 0
+		dumped = 1
+		return
+	}
+	if (in_dmesg) {
+		if (problem($0)) {
+			problems++
+			if (problems <= 20)
+				say("kernel: " $0)
+		}
+		return
+	}
+	if ($0 ~ /^GMEM-GUEST-DONE$/) {
+		done = 1
+		return
+	}
+	# A panic before the dump is on the console only.
+	if ($0 ~ /Kernel panic|Oops|BUG:/ && !dumped)
+		console_problem = $0
+
+	if ($0 ~ /^ *1\.\.[0-9]+/) {
+		depth = index($0, "1") - 1
+		if (depth == 0) {
+			split($0, f, /\.\./)
+			planned = f[2] + 0
+		}
+		return
+	}
+
+	if ($0 ~ /^ *(not )?ok [0-9]+/)
+		result()
 }
 
-/^ *(not )?ok [0-9]+/ {
+function result() {
 	depth = match($0, /[^ ]/) - 1
 	failed_here = ($0 ~ /^ *not ok/)
 	skipped_here = !failed_here && ($0 ~ /# *[Ss][Kk][Ii][Pp]/)
@@ -61,14 +107,14 @@ in_dmesg {
 		# a parent: its subtests were counted
 		if (failed_here && nchildfail[child] == 0) {
 			fail++
-			print "failed: " $0
+			say("failed: " $0)
 		}
 	} else if (failed_here) {
 		fail++
-		print "failed: " $0
+		say("failed: " $0)
 	} else if (skipped_here) {
 		skip++
-		print "skipped: " $0
+		say("skipped: " $0)
 	} else {
 		pass++
 	}
@@ -79,26 +125,36 @@ in_dmesg {
 		nchildfail[depth]++
 	if (depth == 0)
 		top++
-	next
 }
 
-END {
-	# The guest finishing and a clean kernel log count as one test each
-	# when they fail, so that the closing line never says 0 failed on a
-	# failed run.
+# The guest finishing and a clean kernel log count as one test each when
+# they fail, so that the closing line never says 0 failed on a failed run.
+function finish() {
 	if (!done) {
-		print "failed: guest did not finish (crash, panic or hang)"
+		say("failed: guest did not finish (crash, panic or hang)")
 		if (console_problem != "")
-			print "console: " console_problem
+			say("console: " console_problem)
 		fail++
 	}
 	if (planned > top) {
-		print "failed: " planned - top " planned test(s) never reported"
+		say("failed: " planned - top " planned test(s) never reported")
 		fail += planned - top
 	}
 	if (problems) {
-		print "failed: " problems " problem line(s) in the guest kernel log"
+		say("failed: " problems " problem line(s) in the guest kernel log")
 		fail++
+	}
+}
+
+BEGIN {
+	for (i = 1; i < ARGC; i++) {
+		reset(ARGV[i])
+		while ((r = (getline < ARGV[i])) > 0)
+			judge()
+		if (r < 0)
+			say("cannot read the log")
+		close(ARGV[i])
+		finish()
 	}
 	line = pass + 0 " passed, " fail + 0 " failed"
 	if (skip)
@@ -106,4 +162,4 @@ END {
 	print line
 	exit fail ? 1 : 0
 }
-' "$log"
+' "$@"

@@ -8,15 +8,18 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+tmp2=$(mktemp)
+trap 'rm -f "$tmp" "$tmp2"' EXIT
 n=0
 failed=0
 
-# expect NAME STATUS "CLOSING LINE" < LOG
+# expect NAME STATUS "CLOSING LINE" [LOG...] < LOG: the judge is given the
+# log on standard input first, then the others
 expect() {
 	local name=$1 want_rc=$2 want_line=$3 out rc
+	shift 3
 	cat > "$tmp"
-	out=$("$top/scripts/tap-summary.sh" "$tmp")
+	out=$("$top/scripts/tap-summary.sh" "$tmp" "$@")
 	rc=$?
 	n=$((n + 1))
 	if [ "$rc" = "$want_rc" ] &&
@@ -35,7 +38,7 @@ end='--- dmesg ---
 --- end dmesg ---
 GMEM-GUEST-DONE'
 
-echo "1..9"
+echo "1..14"
 
 expect all_pass 0 "3 passed, 0 failed" <<LOG
 1..3
@@ -105,6 +108,65 @@ expect program_text_is_not_a_kernel_report 0 "1 passed, 0 failed" <<LOG
 1..1
     WARNING: this line is a program's own output
 ok 1 a
+$end
+LOG
+
+# What gmem_exit() leaves behind when it destroys its inode cache before
+# the inodes in it are freed: the WARN() of kmem_cache_destroy() (its own
+# line is enough), and the RCU callback calling into the module text.
+expect slab_cache_still_has_objects 1 "1 passed, 1 failed" <<LOG
+1..1
+ok 1 a
+--- dmesg ---
+[    3.0] kmem_cache_destroy gmem_inode_cache: Slab cache still has objects when called from gmem_exit+0x30/0xff0 [gmem]
+--- end dmesg ---
+GMEM-GUEST-DONE
+LOG
+
+expect call_into_freed_module_text 1 "1 passed, 1 failed" <<LOG
+1..1
+ok 1 a
+--- dmesg ---
+[   14.0] BUG: unable to handle page fault for address: ffffffffc0a3e060
+[   14.0] #PF: supervisor instruction fetch in kernel mode
+[   14.0] Oops: 0010 [#1] PREEMPT SMP NOPTI
+--- end dmesg ---
+GMEM-GUEST-DONE
+LOG
+
+# Two guests, one closing line for both.
+cat > "$tmp2" <<LOG
+1..2
+    1..2
+    ok 1 x
+    not ok 2 y
+not ok 1 program # exit code 1
+ok 2 b # SKIP exit code 4
+$end
+LOG
+expect two_logs_add_up 1 "3 passed, 1 failed, 1 skipped" "$tmp2" <<LOG
+1..2
+ok 1 a
+ok 2 b
+$end
+LOG
+
+cat > "$tmp2" <<LOG
+1..2
+ok 1 c
+[    9.0] Kernel panic - not syncing: Fatal exception in interrupt
+LOG
+expect second_guest_died 1 "3 passed, 2 failed" "$tmp2" <<LOG
+1..2
+ok 1 a
+ok 2 b
+$end
+LOG
+
+expect second_log_missing 1 "2 passed, 1 failed" "$tmp2.missing" <<LOG
+1..2
+ok 1 a
+ok 2 b
 $end
 LOG
 
