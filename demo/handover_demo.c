@@ -183,8 +183,12 @@ int main(void)
 
 	pid = fork();
 	TEST_ASSERT(pid >= 0, "fork");
-	if (!pid)
+	if (!pid) {
+		close(sock[0]);
 		old_vmm(sock[1]);
+	}
+	/* Each keeps only its end: if A fails, B's recvmsg() ends. */
+	close(sock[1]);
 
 	fd = recv_fd(sock[0]);
 	start = now();

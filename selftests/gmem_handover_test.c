@@ -105,10 +105,14 @@ TEST_F(handover, every_word_survives_and_nothing_is_copied)
 	base = unevictable_kb();
 	pid = fork();
 	ASSERT_GE(pid, 0);
-	if (!pid)
+	if (!pid) {
+		close(self->sock[0]);
 		source(self->sock[1], variant->kill_source);
+	}
 
-	/* Process B */
+	/* Process B; each keeps only its end, to see the other fail early. */
+	close(self->sock[1]);
+	self->sock[1] = -1;
 	fd = recv_fd(self->sock[0]);
 	written = unevictable_kb() - base;
 	ASSERT_GE(written, SIZE_KB - 256) TH_LOG("A's memory is not there");
