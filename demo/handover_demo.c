@@ -3,8 +3,10 @@
  * gmem's main job: a VMM hands a running guest's private memory to a new
  * VMM process on the same host, without copying it.
  *
- *  A  creates a SW-protected VM with a guest_memfd and a vCPU that writes a
- *     pattern over every byte of it;
+ *  A  creates a SW-protected VM, grants its guest_memfds the right to be
+ *     linked into another VM (KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_LINK)),
+ *     creates a guest_memfd and a vCPU that writes a pattern over every
+ *     byte of it;
  *  A  sends the guest_memfd to B over a unix socket (SCM_RIGHTS);
  *  B  creates its VM, links the memory into it (KVM_LINK_GUEST_MEMFD),
  *     recreates the memslot and makes the range private;
@@ -141,9 +143,11 @@ static void old_vmm(int sock)
 	int gmem;
 
 	vm = vm_with_vcpu(&vcpu, true);
+	/* Off by default: the fd alone must not let another VM reach the memory. */
+	vm_enable_cap(vm, KVM_CAP_GUEST_MEMFD_LINK, 1);
 	gmem = vm_create_guest_memfd(vm, GUEST_SIZE, 0);
 	bind_private(vm, gmem);
-	printf("A: VM with a %llu MiB guest_memfd, private, at GPA 0x%llx\n",
+	printf("A: VM with a %llu MiB guest_memfd that may be linked, private, at GPA 0x%llx\n",
 	       GUEST_SIZE >> 20, GUEST_GPA);
 	bad = run_guest(vcpu, &secs);
 	printf("A: guest wrote all %llu MiB (%.2f s), %lu words differ\n",
@@ -179,8 +183,12 @@ int main(void)
 
 	pid = fork();
 	TEST_ASSERT(pid >= 0, "fork");
-	if (!pid)
+	if (!pid) {
+		close(sock[0]);
 		old_vmm(sock[1]);
+	}
+	/* Each keeps only its end: if A fails, B's recvmsg() ends. */
+	close(sock[1]);
 
 	fd = recv_fd(sock[0]);
 	start = now();

@@ -2,7 +2,8 @@
 /*
  * Intra-host migration end to end, across processes: process A runs a
  * private-memory VM whose vCPU writes a pattern over every word of its
- * guest_memfd, and sends the fd to process B over a unix socket
+ * guest_memfd, created with the link right (KVM_CAP_GUEST_MEMFD_LINK), and
+ * sends the fd to process B over a unix socket
  * (SCM_RIGHTS).  B creates its VM, links the memory (KVM_LINK_GUEST_MEMFD),
  * creates the same memslot and memory attributes, and tells A.  A then
  * destroys its VM and exits, or is killed with SIGKILL.  B's vCPU checks
@@ -53,6 +54,8 @@ static void source(int sock, bool wait_for_kill)
 	int gmem;
 
 	vm = vm_with_vcpu(&vcpu, true);
+	/* A grants the right to link the memory before creating it. */
+	vm_enable_gmem_link(vm);
 	gmem = vm_create_guest_memfd(vm, SIZE, 0);
 	/* The same memslot and attributes in either VM: what a VMM recreates. */
 	add_private_mem(vm, SIZE, gmem, 0, PG_LEVEL_4K);
@@ -102,10 +105,14 @@ TEST_F(handover, every_word_survives_and_nothing_is_copied)
 	base = unevictable_kb();
 	pid = fork();
 	ASSERT_GE(pid, 0);
-	if (!pid)
+	if (!pid) {
+		close(self->sock[0]);
 		source(self->sock[1], variant->kill_source);
+	}
 
-	/* Process B */
+	/* Process B; each keeps only its end, to see the other fail early. */
+	close(self->sock[1]);
+	self->sock[1] = -1;
 	fd = recv_fd(self->sock[0]);
 	written = unevictable_kb() - base;
 	ASSERT_GE(written, SIZE_KB - 256) TH_LOG("A's memory is not there");

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KVM_LINK_GUEST_MEMFD: a new VM's guest_memfd on another's memory.
+ * Every source here is created after its VM enabled the link right
+ * (KVM_CAP_GUEST_MEMFD_LINK); gmem_link_rights_test.c tests the right.
  *
- *  - the RFC's bad input (bad fd, non-guest_memfd fd, flags, the same VM,
- *    the same memory twice) is refused with EINVAL, and no fd appears;
+ *  - the RFC's bad input (bad fd, non-guest_memfd fd, unknown flags, the
+ *    same VM, the same memory twice) is refused with EINVAL, and no fd
+ *    appears;
  *  - the new file shares the inode, size and memory: nothing is copied;
  *  - a guest in the new VM reads what the old one wrote, also after the old
  *    VM is destroyed;
@@ -44,7 +47,7 @@ TEST(link_refuses_bad_input)
 {
 	struct kvm_vm *src = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
 	struct kvm_vm *dst = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
-	int gmem = vm_create_guest_memfd(src, SIZE, 0);
+	int gmem = vm_create_linkable_guest_memfd(src, SIZE);
 	int memfd = memfd_create("not-gmem", 0);
 	int fd = next_fd(), linked;
 	const struct {
@@ -58,7 +61,7 @@ TEST(link_refuses_bad_input)
 		{ dst, 0, 0, 0, "stdin, not a guest_memfd" },
 		{ dst, memfd, 0, 0, "a plain memfd" },
 		{ dst, dst->fd, 0, 0, "a VM fd" },
-		{ dst, gmem, 1, 0, "flag bit 0" },
+		{ dst, gmem, 1ull << 2, 0, "flag bit 2 (the lowest unknown)" },
 		{ dst, gmem, 1ull << 63, 0, "flag bit 63" },
 		{ dst, gmem, 0, 1, "reserved[5] set" },
 		{ src, gmem, 0, 0, "a guest_memfd of the same VM" },
@@ -94,7 +97,7 @@ TEST(the_link_shares_the_memory_without_a_copy)
 {
 	struct kvm_vm *src = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
 	struct kvm_vm *dst = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
-	int gmem = vm_create_guest_memfd(src, SIZE, 0);
+	int gmem = vm_create_linkable_guest_memfd(src, SIZE);
 	struct stat a, b;
 	long base;
 	int linked;
@@ -129,7 +132,7 @@ TEST(a_linked_vm_reads_what_the_source_wrote_while_both_run)
 	struct kvm_vm *a, *b;
 	int gmem_a, gmem_b;
 
-	a = private_vm(&vcpu_a, SIZE, &gmem_a);
+	a = private_vm_linkable(&vcpu_a, SIZE, &gmem_a);
 	ASSERT_EQ(run_to_sync(vcpu_a), 0);
 	b = private_vm_on(&vcpu_b, SIZE, gmem_a, &gmem_b);
 	ASSERT_EQ(run_to_sync(vcpu_b), 0) TH_LOG("pages B did not find");
@@ -148,7 +151,7 @@ TEST(link_from_a_destroyed_vm)
 	struct kvm_vm *a, *b;
 	int gmem_a, gmem_b;
 
-	a = private_vm(&vcpu_a, SIZE, &gmem_a);
+	a = private_vm_linkable(&vcpu_a, SIZE, &gmem_a);
 	ASSERT_EQ(run_to_sync(vcpu_a), 0);
 	kvm_vm_free(a);
 
@@ -182,7 +185,7 @@ FIXTURE_SETUP(fan_out)
 	int i;
 
 	self->base_kb = unevictable_kb();
-	self->vm[0] = private_vm(&self->vcpu[0], SIZE, &self->gmem[0]);
+	self->vm[0] = private_vm_linkable(&self->vcpu[0], SIZE, &self->gmem[0]);
 	ASSERT_EQ(run_to_sync(self->vcpu[0]), 0);
 	for (i = 1; i < variant->nr_vms; i++)
 		self->vm[i] = private_vm_on(&self->vcpu[i], SIZE,
@@ -261,7 +264,7 @@ TEST(memory_goes_with_the_last_reference_in_every_order)
 		struct kvm_vm *vm[2];
 		int gmem[2], i;
 
-		vm[0] = private_vm(&vcpu, SIZE, &gmem[0]);
+		vm[0] = private_vm_linkable(&vcpu, SIZE, &gmem[0]);
 		ASSERT_EQ(run_to_sync(vcpu), 0);
 		vm[1] = private_vm_on(&vcpu, SIZE, gmem[0], &gmem[1]);
 

@@ -20,6 +20,29 @@
 #include "processor.h"
 #include "ucall_common.h"
 
+/*
+ * KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_LINK): whether the guest_memfds @vm
+ * creates from now on carry the link right, that is, may be the source of
+ * KVM_LINK_GUEST_MEMFD.  Off by default: a guest_memfd to be linked must be
+ * created after vm_enable_gmem_link() on its VM.
+ */
+static inline void vm_set_gmem_link(struct kvm_vm *vm, bool on)
+{
+	vm_enable_cap(vm, KVM_CAP_GUEST_MEMFD_LINK, on);
+}
+
+static inline void vm_enable_gmem_link(struct kvm_vm *vm)
+{
+	vm_set_gmem_link(vm, true);
+}
+
+/* A new guest_memfd of @vm with the link right (the cap stays on). */
+static inline int vm_create_linkable_guest_memfd(struct kvm_vm *vm, u64 size)
+{
+	vm_enable_gmem_link(vm);
+	return vm_create_guest_memfd(vm, size, 0);
+}
+
 static inline int __vm_link_guest_memfd(struct kvm_vm *vm, u64 fd, u64 flags)
 {
 	struct kvm_link_guest_memfd args = { .fd = fd, .flags = flags };
@@ -133,26 +156,53 @@ static inline struct kvm_vm *private_vm_with_vcpu(struct kvm_vcpu **vcpu,
  * A SW-protected VM whose vCPU runs guest_write_then_count() over @size
  * bytes of private memory at TEST_GPA, backed by the guest_memfd *@gmem:
  * a new one if @src is negative (and the guest writes the pattern first),
- * else one linked to the memory of @src (and the guest only checks).
+ * carrying the link right if @linkable; else one linked with @link_flags
+ * to the memory of @src (and the guest only checks).
  */
-static inline struct kvm_vm *private_vm_on(struct kvm_vcpu **vcpu, u64 size,
-					   int src, int *gmem)
+static inline struct kvm_vm *__private_vm(struct kvm_vcpu **vcpu, u64 size,
+					  bool linkable, int src,
+					  u64 link_flags, int *gmem)
 {
 	struct kvm_vm *vm = private_vm_with_vcpu(vcpu, guest_write_then_count);
 
 	vcpu_args_set(*vcpu, 2, size / PAGE_SIZE, src < 0);
+	if (linkable)
+		vm_enable_gmem_link(vm);
 	if (src < 0)
 		*gmem = vm_create_guest_memfd(vm, size, 0);
 	else
-		*gmem = vm_link_guest_memfd(vm, src, 0);
+		*gmem = vm_link_guest_memfd(vm, src, link_flags);
 	add_private_mem(vm, size, *gmem, 0, PG_LEVEL_4K);
 	return vm;
 }
 
+/* On a new guest_memfd, which cannot be linked. */
 static inline struct kvm_vm *private_vm(struct kvm_vcpu **vcpu, u64 size,
 					int *gmem)
 {
-	return private_vm_on(vcpu, size, -1, gmem);
+	return __private_vm(vcpu, size, false, -1, 0, gmem);
+}
+
+/* On a new guest_memfd that carries the link right. */
+static inline struct kvm_vm *private_vm_linkable(struct kvm_vcpu **vcpu,
+						 u64 size, int *gmem)
+{
+	return __private_vm(vcpu, size, true, -1, 0, gmem);
+}
+
+/* On a link of @src with @flags (KVM_LINK_GUEST_MEMFD_NO_*). */
+static inline struct kvm_vm *private_vm_linked(struct kvm_vcpu **vcpu,
+					       u64 size, int src, u64 flags,
+					       int *gmem)
+{
+	return __private_vm(vcpu, size, false, src, flags, gmem);
+}
+
+/* On a link of @src with all of @src's rights. */
+static inline struct kvm_vm *private_vm_on(struct kvm_vcpu **vcpu, u64 size,
+					   int src, int *gmem)
+{
+	return private_vm_linked(vcpu, size, src, 0, gmem);
 }
 
 /* KVM_PRE_FAULT_MEMORY over [@gpa, @gpa + @size), to the end. */
