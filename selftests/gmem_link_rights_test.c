@@ -357,7 +357,7 @@ TEST(linking_from_a_file_whose_vm_is_gone_fails_without_the_right)
 	kvm_vm_free(b);
 }
 
-static int enable_link_cap(struct kvm_vm *vm, u64 flags, const u64 *args)
+static int enable_link_cap(struct kvm_vm *vm, u32 flags, const u64 *args)
 {
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_GUEST_MEMFD_LINK,
@@ -376,7 +376,7 @@ TEST(enable_cap_refuses_bad_flags_and_args)
 		const char *what;
 	} bad[] = {
 		{ 1, { 1 }, "flags 1" },
-		{ 1ull << 63, { 1 }, "flags bit 63" },
+		{ 1u << 31, { 1 }, "flags bit 31" },
 		{ 0, { 2 }, "args[0] 2" },
 		{ 0, { 1ull << 63 }, "args[0] bit 63" },
 		{ 0, { 1, 1 }, "args[1] set" },
