@@ -7,11 +7,15 @@
  *  - a guest_memfd does not keep its VM alive; the file outlives it,
  *    fallocate() still works on it, and no other VM can bind it;
  *  - the memory lives while any file of it is open or bound and is freed
- *    when the last one goes, whatever the order.
+ *    when the last one goes, whatever the order, also when a VM and its
+ *    files are closed at the same time.
  *
  * Memory is seen through the guest kernel's Unevictable counter and the
  * file's st_blocks; a VM's life through KVM's debugfs.
  */
+#include <pthread.h>
+#include <linux/sizes.h>
+
 #include "gmem_test_util.h"
 #include "kselftest_harness.h"
 
@@ -166,6 +170,64 @@ TEST(memory_of_an_unbound_file_goes_with_the_fd)
 	close(gmem);
 	assert_freed(base, "after closing the fd");
 	kvm_vm_free(vm);
+}
+
+/*
+ * A VM and its guest_memfds closed at the same moment, from two threads:
+ * a file's release and the VM's destruction race for the file's owner,
+ * and whichever loses must leave the other to finish (the adapter hands
+ * the file's data to the dying VM).  Every memory is freed each time, and
+ * the run's module unload and memory checks see nothing left behind.
+ */
+#define RACE_ROUNDS	150
+#define RACE_FILES	4
+
+struct close_race {
+	pthread_barrier_t go;
+	int fds[RACE_FILES];
+};
+
+static void *close_files(void *arg)
+{
+	struct close_race *race = arg;
+	int i;
+
+	pthread_barrier_wait(&race->go);
+	for (i = 0; i < RACE_FILES; i++)
+		close(race->fds[i]);
+	return NULL;
+}
+
+TEST(closing_a_vm_and_its_files_at_once)
+{
+	long base = unevictable_kb();
+	int vms = live_vms(), kvm, vm, round, i;
+	struct close_race race;
+	pthread_t thread;
+
+	kvm = open("/dev/kvm", O_RDWR);
+	ASSERT_GE(kvm, 0);
+	ASSERT_EQ(pthread_barrier_init(&race.go, NULL, 2), 0);
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+		ASSERT_GE(vm, 0);
+		for (i = 0; i < RACE_FILES; i++) {
+			struct kvm_create_guest_memfd args = { .size = SZ_2M };
+
+			race.fds[i] = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+			ASSERT_GE(race.fds[i], 0);
+			ASSERT_EQ(fallocate(race.fds[i], FALLOC_FL_KEEP_SIZE,
+					    0, PAGE_SIZE), 0);
+		}
+		ASSERT_EQ(pthread_create(&thread, NULL, close_files, &race), 0);
+		pthread_barrier_wait(&race.go);
+		close(vm);
+		ASSERT_EQ(pthread_join(thread, NULL), 0);
+	}
+	pthread_barrier_destroy(&race.go);
+	close(kvm);
+	EXPECT_EQ(live_vms(), vms) TH_LOG("a VM outlived its last fd");
+	assert_freed(base, "after every VM and file was closed");
 }
 
 TEST_HARNESS_MAIN
