@@ -39,15 +39,15 @@
 
 /*
  * One file of a VM.  @entry is on kvm->gmem.files while the file is
- * attached; @released completes when the file's release hands @gmem to a
- * VM that is being destroyed (kvm_gmem_release()).
+ * attached; @detached completes when a VM being destroyed is done with a
+ * file whose release raced with it (kvm_gmem_release()).
  */
 struct kvm_gmem {
 	struct kvm *kvm;
 	struct file *file;
 	struct xarray bindings;
 	struct list_head entry;
-	struct completion released;
+	struct completion detached;
 };
 
 static bool gmem_snp;
@@ -64,7 +64,7 @@ static struct kvm_gmem *kvm_gmem_alloc(struct kvm *kvm)
 	gmem->kvm = kvm;
 	xa_init(&gmem->bindings);
 	INIT_LIST_HEAD(&gmem->entry);
-	init_completion(&gmem->released);
+	init_completion(&gmem->detached);
 	return gmem;
 }
 
@@ -145,9 +145,10 @@ static void kvm_gmem_invalidate_end(void *data, pgoff_t start, pgoff_t end)
 /*
  * The file is being released while attached: no memslot holds it, so none
  * is bound to it.  If its VM lives, the file leaves the VM's list.  If the
- * VM has no users left, kvm_gmem_destroy_vm() is about to take the list,
- * or has: its detach of this file fails, and it waits for @gmem, which
- * only it may free then.
+ * VM has no users left, kvm_gmem_destroy_vm() runs, or is about to, and
+ * finds this file on its list: its gmem_detach() fails, as the file has no
+ * owner any more, but it still uses the file, which must not go before it
+ * is done (the file goes when this returns).
  */
 static void kvm_gmem_release(void *data)
 {
@@ -155,14 +156,14 @@ static void kvm_gmem_release(void *data)
 	struct kvm *kvm = gmem->kvm;
 
 	WARN_ON_ONCE(!xa_empty(&gmem->bindings));
-	if (!kvm_get_kvm_safe(kvm)) {
-		complete(&gmem->released);
-		return;
+	if (kvm_get_kvm_safe(kvm)) {
+		mutex_lock(&kvm->gmem.lock);
+		list_del(&gmem->entry);
+		mutex_unlock(&kvm->gmem.lock);
+		kvm_put_kvm(kvm);
+	} else {
+		wait_for_completion(&gmem->detached);
 	}
-	mutex_lock(&kvm->gmem.lock);
-	list_del(&gmem->entry);
-	mutex_unlock(&kvm->gmem.lock);
-	kvm_put_kvm(kvm);
 	kvm_gmem_free(gmem);
 }
 
@@ -453,10 +454,10 @@ void kvm_gmem_destroy_vm(struct kvm *kvm)
 
 	list_for_each_entry_safe(gmem, next, &kvm->gmem.files, entry) {
 		list_del(&gmem->entry);
-		/* Its release got there first, and hands @gmem over. */
-		if (!gmem_detach(gmem->file))
-			wait_for_completion(&gmem->released);
-		kvm_gmem_free(gmem);
+		if (gmem_detach(gmem->file))
+			kvm_gmem_free(gmem);
+		else	/* its release waits for this, then frees @gmem */
+			complete(&gmem->detached);
 	}
 	mutex_destroy(&kvm->gmem.lock);
 }
