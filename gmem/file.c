@@ -106,7 +106,7 @@ static struct file *gmem_file_open(struct inode *inode, unsigned int rights,
  * (see gmem_get_folio()), unless @flags says otherwise.
  *
  * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size,
- * flags, rights or memory ops, -ENOMEM.
+ * flags, rights, memory ops or owner kind (too long), -ENOMEM.
  */
 struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 			 const struct gmem_memory_ops *mops,
@@ -115,7 +115,8 @@ struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 	struct inode *inode;
 
 	if ((flags & ~GMEM_FLAGS_VALID) || (rights & ~GMEM_RIGHTS_ALL) ||
-	    size <= 0 || !PAGE_ALIGNED(size))
+	    size <= 0 || !PAGE_ALIGNED(size) ||
+	    strnlen(ops->kind, GMEM_KIND_LEN) == GMEM_KIND_LEN)
 		return ERR_PTR(-EINVAL);
 	if (mops && WARN_ON_ONCE(!gmem_memory_ops_valid(mops)))
 		return ERR_PTR(-EINVAL);

@@ -14,6 +14,7 @@
 #include <linux/gmem.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/sizes.h>
@@ -403,6 +404,119 @@ static void link_refuses_what_is_not_gmem(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b.releases, 0);
 }
 
+/* ---- rights ---- */
+
+static void file_without_link_right_cannot_be_linked(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {};
+	struct file *fa = gmem_create(SIZE, 0, GMEM_RIGHT_FALLOCATE, NULL,
+				      &fake_ops, &a);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fa);
+	KUNIT_EXPECT_EQ(test, gmem_rights(fa), GMEM_RIGHT_FALLOCATE);
+	KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(gmem_link(fa, GMEM_RIGHTS_ALL,
+						    &fake_ops, &b)), -EPERM,
+			    "link from a file without GMEM_RIGHT_LINK");
+	KUNIT_EXPECT_EQ_MSG(test, vfs_fallocate(fa, FALLOC_FL_KEEP_SIZE, 0,
+						SIZE), 0,
+			    "fallocate with GMEM_RIGHT_FALLOCATE");
+	KUNIT_EXPECT_EQ(test, punch(fa, 0, SIZE), 0);
+	__fput_sync(fa);
+	KUNIT_EXPECT_EQ(test, b.releases, 0);
+}
+
+static void link_gets_only_the_rights_asked_and_held(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {}, c = {};
+	struct file *fa = fake_create(test, &a);
+	struct file *fb, *fc;
+
+	fb = gmem_link(fa, GMEM_RIGHT_LINK, &fake_ops, &b);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fb);
+	KUNIT_EXPECT_EQ_MSG(test, gmem_rights(fb), GMEM_RIGHT_LINK,
+			    "a link should get only the rights it asks for");
+	KUNIT_EXPECT_EQ_MSG(test, vfs_fallocate(fb, FALLOC_FL_KEEP_SIZE, 0,
+						SIZE), -EPERM,
+			    "allocation without GMEM_RIGHT_FALLOCATE");
+	KUNIT_EXPECT_EQ_MSG(test, punch(fb, 0, SIZE), -EPERM,
+			    "punch without GMEM_RIGHT_FALLOCATE");
+
+	fc = gmem_link(fb, GMEM_RIGHTS_ALL, &fake_ops, &c);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, fc);
+	KUNIT_EXPECT_EQ_MSG(test, gmem_rights(fc), GMEM_RIGHT_LINK,
+			    "a link never has more rights than its source");
+	KUNIT_EXPECT_EQ(test, gmem_rights(fa), GMEM_RIGHTS_ALL);
+	__fput_sync(fc);
+	__fput_sync(fb);
+	__fput_sync(fa);
+}
+
+static void bad_rights_and_other_kinds_are_invalid(struct kunit *test)
+{
+	static const struct gmem_owner_ops other_ops = {
+		.kind			= "other",
+		.owner			= THIS_MODULE,
+		.invalidate_begin	= fake_invalidate_begin,
+		.invalidate_end		= fake_invalidate_end,
+		.release		= fake_release,
+	};
+	static const struct gmem_owner_ops long_kind_ops = {
+		.kind			= "sixteen-letters!",
+		.owner			= THIS_MODULE,
+		.invalidate_begin	= fake_invalidate_begin,
+		.invalidate_end		= fake_invalidate_end,
+		.release		= fake_release,
+	};
+	struct fake_owner a = {}, b = {};
+	struct file *fa = fake_create(test, &a);
+	const unsigned int bad[] = { BIT(2), GMEM_RIGHTS_ALL | BIT(31), ~0u };
+	struct file *file;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		file = gmem_create(SIZE, 0, bad[i], NULL, &fake_ops, &b);
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL,
+				    "create with rights %#x", bad[i]);
+		if (!IS_ERR(file))
+			__fput_sync(file);
+		file = gmem_link(fa, bad[i], &fake_ops, &b);
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL,
+				    "link with rights %#x", bad[i]);
+		if (!IS_ERR(file))
+			__fput_sync(file);
+	}
+	file = gmem_link(fa, GMEM_RIGHTS_ALL, &other_ops, &b);
+	KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL,
+			    "link by an owner of another kind");
+	if (!IS_ERR(file))
+		__fput_sync(file);
+	/* A kind must fit the inode's record of it, or links could not match. */
+	file = gmem_create(SIZE, 0, GMEM_RIGHTS_ALL, NULL, &long_kind_ops, &b);
+	KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL,
+			    "create by an owner whose kind is 16 characters");
+	if (!IS_ERR(file))
+		__fput_sync(file);
+	__fput_sync(fa);
+	KUNIT_EXPECT_EQ(test, b.releases, 0);
+}
+
+static void detached_file_with_link_right_can_be_linked(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {};
+	struct file *fa = fake_create(test, &a);
+	struct file *fb;
+
+	KUNIT_EXPECT_TRUE(test, gmem_detach(fa));
+	fb = gmem_link(fa, GMEM_RIGHTS_ALL, &fake_ops, &b);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, fb,
+					 "link from a detached file");
+	KUNIT_EXPECT_EQ(test, gmem_rights(fb), GMEM_RIGHTS_ALL);
+	KUNIT_EXPECT_PTR_EQ(test, file_inode(fb), file_inode(fa));
+	__fput_sync(fa);
+	__fput_sync(fb);
+	KUNIT_EXPECT_EQ(test, b.releases, 1);
+}
+
 /*
  * gmem.ko cannot go while any of its memory lives: each memory inode holds
  * a reference on the module, and drops it once the inode is freed (after
@@ -427,6 +541,37 @@ static void every_memory_inode_pins_the_module(struct kunit *test)
 	rcu_barrier();
 	KUNIT_EXPECT_EQ(test, module_refcount(gmem), refs);
 	__fput_sync(fa);
+}
+
+/*
+ * alloc_inode() calls ->free_inode() at once on an object fresh from
+ * ->alloc_inode() when inode_init_always() fails: i_mode is then whatever
+ * the slab object last held, S_IFREG if it was a memory inode before.  An
+ * inode that never became memory took no reference on gmem.ko, so freeing
+ * it must drop none (gmem once decided by S_ISREG(i_mode), and did).
+ */
+static void failed_inode_alloc_leaves_the_module_count(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = fake_create(test, &o);
+	struct super_block *sb = file_inode(file)->i_sb;
+	struct module *gmem = file->f_op->owner;
+	struct inode *inode;
+	int refs;
+
+	rcu_barrier();
+	refs = module_refcount(gmem);
+	inode = sb->s_op->alloc_inode(sb);
+	KUNIT_ASSERT_NOT_NULL(test, inode);
+	inode->i_mode = S_IFREG | 0600;		/* a recycled memory inode's */
+	sb->s_op->free_inode(inode);
+	rcu_barrier();
+	KUNIT_EXPECT_EQ_MSG(test, module_refcount(gmem), refs,
+			    "freeing an inode that was never memory changed gmem.ko's count");
+	/* Give back a reference taken in error, or later puts underflow. */
+	while (module_refcount(gmem) < refs)
+		__module_get(gmem);
+	__fput_sync(file);
 }
 
 /* ---- folio sizes: 2 MiB where a whole aligned 2 MiB block fits ---- */
@@ -603,6 +748,62 @@ static void punch_zeroes_a_folio_it_cannot_split(struct kunit *test)
 	__fput_sync(file);
 }
 
+/*
+ * Memory failure in a 2 MiB folio that it cannot split (someone holds a
+ * reference, as a guest mapping would) marks the failed page and the
+ * folio's has_hwpoisoned bit, not the head page: a check of the head
+ * alone, folio_test_hwpoison() (as KVM's adapter once made), misses it.
+ * The failed page must never be mapped; the others only page by page.
+ *
+ * memory_failure() with MF_SW_SIMULATED, as hwpoison-inject and
+ * MADV_HWPOISON call it (without it, a "hardware" failure turns unpoison
+ * off for the rest of the boot).  It drains the per-CPU LRU batches itself
+ * (shake_page()) until the folio is on the LRU, which it needs, and prints
+ * "Memory failure: <pfn>: recovery action for unsplit thp: Failed".
+ * unpoison_memory() refuses a page still in the page cache, so the test
+ * clears both flags itself before the folio is freed (a block freed with a
+ * PG_hwpoison page in it is taken out of use when next allocated).  Only
+ * the kernel's count of poisoned pages (HardwareCorrupted) keeps the 4 KiB.
+ */
+static void map_order_refuses_a_poisoned_tail_page(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_2M, 0);
+	struct folio *folio = gmem_get_folio(file, 0, true);
+	struct page *bad;
+	int ret;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	KUNIT_ASSERT_EQ(test, folio_order(folio), PMD_ORDER);
+	bad = folio_page(folio, 5);
+	folio_unlock(folio);	/* memory_failure() locks it; we keep our ref */
+
+	ret = memory_failure(page_to_pfn(bad), MF_SW_SIMULATED);
+	folio_lock(folio);
+	KUNIT_EXPECT_EQ_MSG(test, ret, -EHWPOISON,
+			    "memory_failure() should fail to split the folio");
+	KUNIT_EXPECT_EQ_MSG(test, folio_order(folio), PMD_ORDER,
+			    "the folio should still be whole");
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(bad));
+	KUNIT_EXPECT_EQ_MSG(test, gmem_folio_map_order(folio, 5), -EHWPOISON,
+			    "the poisoned page must not be mapped");
+	KUNIT_EXPECT_EQ_MSG(test, gmem_folio_map_order(folio, 6), 0,
+			    "its neighbour may be mapped as 4 KiB only");
+	KUNIT_EXPECT_EQ_MSG(test, gmem_folio_map_order(folio, 0), 0,
+			    "the head may be mapped as 4 KiB only");
+	KUNIT_EXPECT_FALSE_MSG(test, folio_test_hwpoison(folio),
+			       "the head page is not the poisoned one");
+
+	/* Undo what memory_failure() did to the page and the folio. */
+	ClearPageHWPoison(bad);
+	if (folio_test_large(folio))
+		folio_clear_has_hwpoisoned(folio);
+	KUNIT_EXPECT_EQ(test, gmem_folio_map_order(folio, 5), PMD_ORDER);
+	folio_unlock(folio);
+	folio_put(folio);
+	__fput_sync(file);
+}
+
 struct toucher {
 	struct file *file;
 	pgoff_t offset;		/* in each block */
@@ -679,12 +880,200 @@ static void racing_first_touches_leave_one_folio_per_block(struct kunit *test)
 	__fput_sync(file);
 }
 
+/* ---- memory ops: the free_folio hook ---- */
+
+/* What the hook heard: the pfns of each folio, in the order they went. */
+#define FREED_MAX	16
+
+static struct {
+	int calls;
+	unsigned long pages;	/* over every call */
+	unsigned long pfn[FREED_MAX], nr[FREED_MAX];
+} freed;
+
+static void record_free_folio(struct folio *folio)
+{
+	if (freed.calls < FREED_MAX) {
+		freed.pfn[freed.calls] = folio_pfn(folio);
+		freed.nr[freed.calls] = folio_nr_pages(folio);
+	}
+	freed.calls++;
+	freed.pages += folio_nr_pages(folio);
+}
+
+/* How many calls freed exactly the pages [@pfn, @pfn + @nr). */
+static int freed_calls_for(unsigned long pfn, unsigned long nr)
+{
+	int i, n = 0;
+
+	for (i = 0; i < min(freed.calls, FREED_MAX); i++)
+		n += freed.pfn[i] == pfn && freed.nr[i] == nr;
+	return n;
+}
+
+static const struct address_space_operations test_aops =
+	GMEM_MEMORY_AOPS(record_free_folio);
+
+static const struct gmem_memory_ops test_mops = {
+	.owner	= THIS_MODULE,
+	.aops	= &test_aops,
+};
+
+static int memory_ops_case_init(struct kunit *test)
+{
+	memset(&freed, 0, sizeof(freed));
+	return 0;
+}
+
+static struct file *mops_create(struct kunit *test, struct fake_owner *o,
+				loff_t size)
+{
+	struct file *file = gmem_create(size, 0, GMEM_RIGHTS_ALL, &test_mops,
+					&fake_ops, o);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file);
+	o->file = file;
+	return file;
+}
+
+/* The first pfn and the order of the folio holding @index. */
+static unsigned long pfn_at(struct kunit *test, struct file *file,
+			    pgoff_t index, int order)
+{
+	struct folio *folio = gmem_get_folio(file, index, true);
+	unsigned long pfn;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	KUNIT_ASSERT_EQ(test, folio_order(folio), order);
+	pfn = folio_pfn(folio);
+	folio_unlock(folio);
+	folio_put(folio);
+	return pfn;
+}
+
+/* 2 MiB and a 4 KiB tail: one huge folio, then one small one. */
+#define MOPS_SIZE	(SZ_2M + PAGE_SIZE)
+
+static void memory_ops_hear_each_punched_folio_whole(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = mops_create(test, &o, MOPS_SIZE);
+	unsigned long huge = pfn_at(test, file, 0, PMD_ORDER);
+	unsigned long small = pfn_at(test, file, HUGE_PAGES, 0);
+
+	KUNIT_EXPECT_EQ(test, punch(file, SZ_2M, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ_MSG(test, freed.calls, 1, "one call for the 4 KiB folio");
+	KUNIT_EXPECT_EQ_MSG(test, freed_calls_for(small, 1), 1,
+			    "the call should have the 4 KiB folio's pfn");
+
+	KUNIT_EXPECT_EQ(test, punch(file, 0, SZ_2M), 0);
+	KUNIT_EXPECT_EQ_MSG(test, freed.calls, 2, "one call for the 2 MiB folio");
+	KUNIT_EXPECT_EQ_MSG(test, freed_calls_for(huge, HUGE_PAGES), 1,
+			    "the call should have the 2 MiB folio's pfns");
+	KUNIT_EXPECT_EQ(test, nrpages(file), 0);
+	__fput_sync(file);
+	KUNIT_EXPECT_EQ_MSG(test, freed.calls, 2, "nothing left to free");
+
+	/* Without memory ops, nothing calls the hook. */
+	file = sized_create(test, &o, MOPS_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, 0,
+					    MOPS_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, punch(file, 0, MOPS_SIZE), 0);
+	__fput_sync(file);
+	KUNIT_EXPECT_EQ_MSG(test, freed.calls, 2, "hook called without mops");
+}
+
+/* A punch that splits a 2 MiB folio: one call per punched 4 KiB piece. */
+static void memory_ops_hear_each_punched_piece_of_a_split(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = mops_create(test, &o, SZ_2M);
+	unsigned long huge = pfn_at(test, file, 0, PMD_ORDER);
+	int i;
+
+	KUNIT_EXPECT_EQ(test, punch(file, 100 * PAGE_SIZE, 3 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), HUGE_PAGES - 3);
+	KUNIT_EXPECT_EQ_MSG(test, freed.calls, 3,
+			    "one call per punched page, none for the rest");
+	for (i = 100; i < 103; i++)
+		KUNIT_EXPECT_EQ_MSG(test, freed_calls_for(huge + i, 1), 1,
+				    "page %d: one call with its own pfn", i);
+	__fput_sync(file);
+	KUNIT_EXPECT_EQ_MSG(test, freed.pages, HUGE_PAGES,
+			    "every page heard of exactly once in the end");
+}
+
+/*
+ * The last file's close evicts the inode: one call per folio left, and
+ * only then does the inode let go of the memory ops' module.
+ */
+static void memory_ops_hear_the_rest_at_eviction_and_pin_their_module(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file;
+	unsigned long huge, small;
+	int refs = module_refcount(THIS_MODULE);
+
+	file = mops_create(test, &o, MOPS_SIZE);
+	huge = pfn_at(test, file, 0, PMD_ORDER);
+	small = pfn_at(test, file, HUGE_PAGES, 0);
+	/* The owner's reference goes with it: only the inode's is left. */
+	KUNIT_EXPECT_TRUE(test, gmem_detach(file));
+	KUNIT_EXPECT_EQ_MSG(test, module_refcount(THIS_MODULE), refs + 1,
+			    "the inode should hold the memory ops' module once");
+	KUNIT_EXPECT_EQ(test, freed.calls, 0);
+
+	__fput_sync(file);
+	KUNIT_EXPECT_EQ_MSG(test, freed.calls, 2, "one call per folio left");
+	KUNIT_EXPECT_EQ(test, freed_calls_for(huge, HUGE_PAGES), 1);
+	KUNIT_EXPECT_EQ(test, freed_calls_for(small, 1), 1);
+	KUNIT_EXPECT_EQ_MSG(test, module_refcount(THIS_MODULE), refs,
+			    "eviction should drop the memory ops' module");
+}
+
+/*
+ * A punch that cannot split a folio (a reference is held) leaves the
+ * punched pages of an inode with memory ops as they were: they may be the
+ * architecture's, so gmem does not zero them, and nothing is freed.
+ */
+static void memory_ops_unsplit_punch_leaves_pages_untouched(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = mops_create(test, &o, SZ_2M);
+	struct folio *folio = gmem_get_folio(file, 0, true);
+	unsigned long pfn;
+	pgoff_t i;
+	int changed = 0;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	KUNIT_ASSERT_EQ(test, folio_order(folio), PMD_ORDER);
+	pfn = folio_pfn(folio);
+	for (i = 0; i < HUGE_PAGES; i++)
+		fill(folio, i, 0x5a);
+	folio_unlock(folio);
+
+	KUNIT_EXPECT_EQ(test, punch(file, 7 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), PMD_ORDER);
+	KUNIT_EXPECT_PTR_EQ(test, folio->mapping, file->f_mapping);
+	for (i = 0; i < HUGE_PAGES; i++)
+		changed += !holds(folio, i, 0x5a);
+	KUNIT_EXPECT_EQ_MSG(test, changed, 0,
+			    "gmem wrote to pages of an inode with memory ops");
+	KUNIT_EXPECT_EQ_MSG(test, freed.calls, 0,
+			    "nothing left the page cache, nothing to hear of");
+	folio_put(folio);
+	__fput_sync(file);
+	KUNIT_EXPECT_EQ_MSG(test, freed_calls_for(pfn, HUGE_PAGES), 1,
+			    "the whole folio should go at eviction");
+}
+
 static struct kunit_case gmem_folio_cases[] = {
 	KUNIT_CASE(folio_order_follows_the_file_edges),
 	KUNIT_CASE(no_hugepage_flag_gives_4k_folios),
 	KUNIT_CASE(fallocate_fills_whole_blocks),
 	KUNIT_CASE(punch_splits_and_refills_with_4k),
 	KUNIT_CASE(punch_zeroes_a_folio_it_cannot_split),
+	KUNIT_CASE(map_order_refuses_a_poisoned_tail_page),
 	KUNIT_CASE(racing_first_touches_leave_one_folio_per_block),
 	{}
 };
@@ -701,6 +1090,7 @@ static struct kunit_case gmem_memory_cases[] = {
 	KUNIT_CASE(fallocate_allocates_and_punches_whole_pages),
 	KUNIT_CASE(punch_invalidates_every_owner_once_before_freeing),
 	KUNIT_CASE(every_memory_inode_pins_the_module),
+	KUNIT_CASE(failed_inode_alloc_leaves_the_module_count),
 	KUNIT_CASE(punch_fans_out_to_eight_files),
 	{}
 };
@@ -714,6 +1104,10 @@ static struct kunit_case gmem_file_cases[] = {
 	KUNIT_CASE(memory_lives_until_the_last_file),
 	KUNIT_CASE(detached_owner_hears_once_and_never_again),
 	KUNIT_CASE(link_refuses_what_is_not_gmem),
+	KUNIT_CASE(file_without_link_right_cannot_be_linked),
+	KUNIT_CASE(link_gets_only_the_rights_asked_and_held),
+	KUNIT_CASE(bad_rights_and_other_kinds_are_invalid),
+	KUNIT_CASE(detached_file_with_link_right_can_be_linked),
 	{}
 };
 
@@ -722,7 +1116,22 @@ static struct kunit_suite gmem_file_suite = {
 	.test_cases = gmem_file_cases,
 };
 
-kunit_test_suites(&gmem_memory_suite, &gmem_folio_suite, &gmem_file_suite);
+static struct kunit_case gmem_memory_ops_cases[] = {
+	KUNIT_CASE(memory_ops_hear_each_punched_folio_whole),
+	KUNIT_CASE(memory_ops_hear_each_punched_piece_of_a_split),
+	KUNIT_CASE(memory_ops_hear_the_rest_at_eviction_and_pin_their_module),
+	KUNIT_CASE(memory_ops_unsplit_punch_leaves_pages_untouched),
+	{}
+};
+
+static struct kunit_suite gmem_memory_ops_suite = {
+	.name = "gmem_memory_ops",
+	.init = memory_ops_case_init,
+	.test_cases = gmem_memory_ops_cases,
+};
+
+kunit_test_suites(&gmem_memory_suite, &gmem_folio_suite, &gmem_file_suite,
+		  &gmem_memory_ops_suite);
 
 MODULE_DESCRIPTION("KUnit suites for gmem.ko");
 MODULE_LICENSE("GPL");
