@@ -11,7 +11,10 @@
  *
  * Lines starting with '#' say what was measured.
  *
- * Usage: gmem_bench [REPS]
+ * Usage: gmem_bench [REPS [GROUP...]]
+ *
+ * Each GROUP (memslots, zeroing, fallocate, prefault, prefault_allocated,
+ * touch, destroy) runs only the figures it names; without any, all run.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
@@ -36,15 +41,24 @@
 #define NR_SLOTS	512
 #define SLOTS_GPA	BIT_ULL(33)
 #define SLOTS_FIRST	100
+#define DESTROY_GMEMS	4
+#define DESTROY_GMEM_SIZE	SZ_1M
+#define DESTROY_GPA	BIT_ULL(32)
+#define MAX_OTHERS	1000
 
 static int reps = 5;
 
-static double now_ms(void)
+static double clock_ms(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -410,29 +424,227 @@ static void bench_memslots(void)
 	report("memslots_unbind_512", "ms", unbind, 5 * reps);
 }
 
+/*
+ * A VM as a VMM holds it: its fd and DESTROY_GMEMS guest_memfds of
+ * DESTROY_GMEM_SIZE, each with one page allocated and bound to a memslot.
+ * Below 2 MiB, both variants allocate 4 KiB folios: a thousand such VMs
+ * hold 16 MiB, not the 8 GiB that a 2 MiB folio in each file would.
+ */
+struct destroy_vm {
+	int vm;
+	int gmem[DESTROY_GMEMS];
+};
+
+static void destroy_vm_create(struct destroy_vm *v, int kvm_fd, void *hva)
+{
+	int i;
+
+	v->vm = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	TEST_ASSERT(v->vm >= 0, "KVM_CREATE_VM: errno %d", errno);
+	for (i = 0; i < DESTROY_GMEMS; i++) {
+		struct kvm_create_guest_memfd args = {
+			.size = DESTROY_GMEM_SIZE,
+		};
+		struct kvm_userspace_memory_region2 slot = {
+			.slot = i,
+			.flags = KVM_MEM_GUEST_MEMFD,
+			.guest_phys_addr = DESTROY_GPA +
+					   (u64)i * DESTROY_GMEM_SIZE,
+			.memory_size = DESTROY_GMEM_SIZE,
+			.userspace_addr = (u64)hva,
+		};
+		int fd = ioctl(v->vm, KVM_CREATE_GUEST_MEMFD, &args);
+
+		TEST_ASSERT(fd >= 0, "KVM_CREATE_GUEST_MEMFD: errno %d", errno);
+		TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, PAGE_SIZE),
+			    "fallocate 4 KiB");
+		slot.guest_memfd = fd;
+		TEST_ASSERT(!ioctl(v->vm, KVM_SET_USER_MEMORY_REGION2, &slot),
+			    "memslot %d: errno %d", i, errno);
+		v->gmem[i] = fd;
+	}
+}
+
+/*
+ * Destroys @v's VM and returns how long it took: closing its five fds,
+ * in the order a VMM's exit closes them.  Upstream's guest_memfd files
+ * hold their VM, so the last close destroys it; gmem's do not, so the
+ * first one does, and the others free the files.  Either way close()
+ * releases the file before it returns (__fput_sync()), and what the
+ * release puts in turn (the files the memslots held, on gmem) is put by
+ * task work, which runs before the return to user space: when the last
+ * close() returns, kvm_destroy_vm() has run.  *@cpu gets the part of it
+ * this thread spent on a CPU rather than waiting (for the RCU and SRCU
+ * grace periods that kvm_destroy_vm() waits for, above all).
+ */
+static double destroy_vm_timed(struct destroy_vm *v, double *cpu)
+{
+	double c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID), t0 = now_ms(), t;
+	int i;
+
+	TEST_ASSERT(!close(v->vm), "close VM");
+	for (i = 0; i < DESTROY_GMEMS; i++)
+		TEST_ASSERT(!close(v->gmem[i]), "close guest_memfd");
+	t = now_ms() - t0;
+	*cpu = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+	return t;
+}
+
+/*
+ * The other VMs live in a child process, as other VMMs' would: it creates
+ * VMs until it holds the number it reads from @cmd, answers on @ack, and
+ * on end of file exits, which destroys them all.
+ */
+static void others_main(int cmd, int ack, int kvm_fd, void *hva)
+{
+	struct destroy_vm *vms = calloc(MAX_OTHERS, sizeof(*vms));
+	int n = 0, want;
+
+	TEST_ASSERT(vms, "calloc");
+	while (read(cmd, &want, sizeof(want)) == sizeof(want)) {
+		TEST_ASSERT(want <= MAX_OTHERS, "%d other VMs", want);
+		while (n < want)
+			destroy_vm_create(&vms[n++], kvm_fd, hva);
+		TEST_ASSERT(write(ack, &n, sizeof(n)) == sizeof(n), "ack");
+	}
+	exit(0);
+}
+
+/*
+ * Destroying one VM that holds DESTROY_GMEMS guest_memfds, while 1, 100
+ * and 1,000 other VMs, each with as many, stay alive: five times the runs
+ * of the other figures at each population, the time it takes and the
+ * part of it on a CPU.  Creating a VM is not timed.
+ * After each destroy, KVM's debugfs must show the others alone.
+ */
+static void bench_destroy(void)
+{
+	static const int others[] = { 1, 100, MAX_OTHERS };
+	struct rlimit nofile = {
+		.rlim_cur = (MAX_OTHERS + 1) * (DESTROY_GMEMS + 1) + 64,
+		.rlim_max = (MAX_OTHERS + 1) * (DESTROY_GMEMS + 1) + 64,
+	};
+	double t[5 * MAX_REPS], cpu[5 * MAX_REPS];
+	int cmd[2], ack[2], kvm_fd, status, n, i;
+	unsigned int p;
+	char name[64];
+	pid_t pid;
+	void *hva;
+
+	TEST_ASSERT(!setrlimit(RLIMIT_NOFILE, &nofile), "RLIMIT_NOFILE");
+	kvm_fd = open_kvm_dev_path_or_exit();
+	hva = mmap(NULL, DESTROY_GMEM_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(hva != MAP_FAILED, "mmap");
+	TEST_ASSERT(!pipe(cmd) && !pipe(ack), "pipe");
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		close(cmd[1]);
+		close(ack[0]);
+		others_main(cmd[0], ack[1], kvm_fd, hva);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+
+	for (p = 0; p < ARRAY_SIZE(others); p++) {
+		TEST_ASSERT(write(cmd[1], &others[p], sizeof(int)) ==
+			    sizeof(int), "to the other VMs' process");
+		TEST_ASSERT(read(ack[0], &n, sizeof(n)) == sizeof(n) &&
+			    n == others[p], "%d other VMs", others[p]);
+		TEST_ASSERT(live_vms() == n, "%d VMs alive, not %d",
+			    live_vms(), n);
+		settle();
+		for (i = 0; i < 5 * reps; i++) {
+			struct destroy_vm v;
+
+			destroy_vm_create(&v, kvm_fd, hva);
+			t[i] = destroy_vm_timed(&v, &cpu[i]);
+			TEST_ASSERT(live_vms() == n,
+				    "%d VMs alive after the destroy, not %d",
+				    live_vms(), n);
+		}
+		snprintf(name, sizeof(name), "vm_destroy_others_%d", n);
+		report(name, "ms", t, 5 * reps);
+		snprintf(name, sizeof(name), "vm_destroy_cpu_others_%d", n);
+		report(name, "ms", cpu, 5 * reps);
+	}
+
+	close(cmd[1]);
+	TEST_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    !WEXITSTATUS(status), "other VMs' process: status %#x",
+		    status);
+	close(ack[0]);
+	munmap(hva, DESTROY_GMEM_SIZE);
+	close(kvm_fd);
+}
+
+static void bench_pre_fault_new(void)
+{
+	bench_pre_fault(false);
+}
+
+static void bench_pre_fault_allocated(void)
+{
+	bench_pre_fault(true);
+}
+
+/* In the order they run, each after the last has settled. */
+static const struct {
+	const char *name;
+	void (*run)(void);
+} groups[] = {
+	{ "memslots", bench_memslots },
+	{ "zeroing", bench_zeroing },
+	{ "fallocate", bench_fallocate },
+	{ "prefault", bench_pre_fault_new },
+	{ "prefault_allocated", bench_pre_fault_allocated },
+	{ "touch", bench_first_touch },
+	{ "destroy", bench_destroy },
+};
+
+static bool selected(const char *group, int argc, char *argv[])
+{
+	int i;
+
+	if (argc <= 2)
+		return true;
+	for (i = 2; i < argc; i++)
+		if (!strcmp(argv[i], group))
+			return true;
+	return false;
+}
+
 int main(int argc, char *argv[])
 {
 	int sizes = kvm_check_cap(KVM_CAP_GUEST_MEMFD_HUGEPAGE);
+	bool first = true;
+	unsigned int g;
+	int i, j;
 
 	if (argc > 1)
 		reps = atoi(argv[1]);
 	TEST_ASSERT(reps > 0 && reps <= MAX_REPS, "REPS: 1 to %d", MAX_REPS);
+	for (i = 2; i < argc; i++) {
+		for (j = 0; j < (int)ARRAY_SIZE(groups); j++)
+			if (!strcmp(argv[i], groups[j].name))
+				break;
+		TEST_ASSERT(j < (int)ARRAY_SIZE(groups), "no group %s",
+			    argv[i]);
+	}
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) &
 		     BIT(KVM_X86_SW_PROTECTED_VM));
 
 	printf("# guest_memfd page sizes: %s\n",
 	       sizes & SZ_2M ? "4 KiB and 2 MiB" : "4 KiB");
 	printf("# %d runs of each; median, min, max\n", reps);
-	bench_memslots();
-	settle();
-	bench_zeroing();
-	settle();
-	bench_fallocate();
-	settle();
-	bench_pre_fault(false);
-	settle();
-	bench_pre_fault(true);
-	settle();
-	bench_first_touch();
+	for (g = 0; g < ARRAY_SIZE(groups); g++) {
+		if (!selected(groups[g].name, argc, argv))
+			continue;
+		if (!first)
+			settle();
+		first = false;
+		groups[g].run();
+	}
 	return 0;
 }

@@ -28,7 +28,10 @@ BEGIN {
 		  "prefault_pages_4k prefault_pages_2m prefault_pct_2m " \
 		  "prefault_1g_allocated " \
 		  "touch_256m touch_pages_4k touch_pages_2m touch_pct_2m " \
-		  "memslots_bind_512 memslots_unbind_512", order, " ")
+		  "memslots_bind_512 memslots_unbind_512 " \
+		  "vm_destroy_others_1 vm_destroy_cpu_others_1 " \
+		  "vm_destroy_others_100 vm_destroy_cpu_others_100 " \
+		  "vm_destroy_others_1000 vm_destroy_cpu_others_1000", order, " ")
 	label["zero_1g"] = "floor: memset() 1 GiB in user space"
 	label["zero_1g_rep_stosb"] = "  zero 1 GiB: rep stosb"
 	label["zero_1g_rep_stosq"] = "  zero 1 GiB: rep stosq"
@@ -47,6 +50,12 @@ BEGIN {
 	label["touch_pct_2m"] = "  share mapped 2 MiB"
 	label["memslots_bind_512"] = "bind 512 memslots"
 	label["memslots_unbind_512"] = "unbind 512 memslots"
+	label["vm_destroy_others_1"] = "destroy VM of 4 gmems, 1 other VM"
+	label["vm_destroy_others_100"] = "destroy VM of 4 gmems, 100 others"
+	label["vm_destroy_others_1000"] = "destroy VM of 4 gmems, 1000 others"
+	label["vm_destroy_cpu_others_1"] = "  of it, the thread on a CPU"
+	label["vm_destroy_cpu_others_100"] = "  of it, the thread on a CPU"
+	label["vm_destroy_cpu_others_1000"] = "  of it, the thread on a CPU"
 }
 /^ *BENCH / {
 	v = FILENAME == ARGV[1] ? "reference" : "gmem"
@@ -73,6 +82,12 @@ function ratio(f) {
 	    med["reference", f] == 0)
 		return ""
 	return med["gmem", f] / med["reference", f]
+}
+# The median of figure @b over that of figure @a, in variant @v.
+function growth(v, a, b) {
+	if (!((v, a) in seen) || !((v, b) in seen) || med[v, a] == 0)
+		return ""
+	return med[v, b] / med[v, a]
 }
 function jfig(v, f) {
 	if (!((v, f) in seen))
@@ -111,9 +126,18 @@ END {
 	       med["gmem", "zero_1g"] ? \
 	       med["gmem", "fallocate_1g"] / med["gmem", "zero_1g"] : "",
 	       "<=", 1.5)
+	# Destroying a VM costs the same however many other VMs there are.
+	for (i = 1; i <= 2; i++) {
+		v = i == 1 ? "reference" : "gmem"
+		target(sprintf("VM destroy flat: 1000 others / 1 (%s)", v),
+		       growth(v, "vm_destroy_others_1", "vm_destroy_others_1000"),
+		       "<=", 1.2)
+	}
+	# Not the destroy figures: they have the target above.
 	for (i = 1; i <= n; i++) {
 		f = order[i]
-		if (unit[f] != "ms" && unit[f] != "bytes" || f ~ /^zero_1g/)
+		if (unit[f] != "ms" && unit[f] != "bytes" ||
+		    f ~ /^(zero_1g|vm_destroy)/)
 			continue
 		target(sprintf("%s: at most 10%% worse (gmem/ref)", f),
 		       ratio(f), "<=", 1.10)
