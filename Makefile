@@ -54,6 +54,8 @@ all: modules
 modules:
 	@scripts/stage-modules.sh $(ksrc) $(moddir) $(VARIANT)
 	+$(kbuild) modules
+	@scripts/check-symvers.sh $(moddir)/Module.symvers \
+		$(kheaders)/Module.symvers
 
 # ---- programs that run in the guest, all static, under $(testdir) ----
 # kvm/...   upstream's KVM selftests, built from the source package against

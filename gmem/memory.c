@@ -150,8 +150,8 @@ static struct folio *gmem_add_folio(struct address_space *mapping,
 			 * one stays, and gmem_punch_hole() zeroes its
 			 * punched part), and mapping_evict_folio() never
 			 * takes a dirty one.  Nothing writes it back
-			 * (noop_dirty_folio()); removal from the page cache
-			 * clears the bit.
+			 * (noop_dirty_folio()); truncation clears the bit as
+			 * it removes the folio (folio_cancel_dirty()).
 			 */
 			folio_set_dirty(folio);
 			return folio;
@@ -215,7 +215,9 @@ EXPORT_SYMBOL_GPL(gmem_get_folio);
  *
  * A folio that memory failure could not split holds a poisoned page and
  * good ones: the good ones may still be used, but only page by page, so
- * that the poisoned one is never mapped with them.
+ * that no new mapping takes the poisoned one with them.  (Mappings made
+ * before the failure are not undone here: memory failure does not tell
+ * the file when it cannot split the folio.)
  *
  * Return: the folio's order; 0 if any page of it is poisoned;
  * -EHWPOISON if the page at @index is.

@@ -39,14 +39,17 @@
 
 /*
  * One file of a VM.  @entry is on kvm->gmem.files while the file is
- * attached; @detached completes when a VM being destroyed is done with a
- * file whose release raced with it (kvm_gmem_release()).
+ * attached.  When the file's release races with the VM's destruction
+ * (kvm_gmem_release()), @released completes once the release no longer
+ * touches the VM, and @detached once the dying VM no longer touches the
+ * file.
  */
 struct kvm_gmem {
 	struct kvm *kvm;
 	struct file *file;
 	struct xarray bindings;
 	struct list_head entry;
+	struct completion released;
 	struct completion detached;
 };
 
@@ -64,6 +67,7 @@ static struct kvm_gmem *kvm_gmem_alloc(struct kvm *kvm)
 	gmem->kvm = kvm;
 	xa_init(&gmem->bindings);
 	INIT_LIST_HEAD(&gmem->entry);
+	init_completion(&gmem->released);
 	init_completion(&gmem->detached);
 	return gmem;
 }
@@ -147,8 +151,9 @@ static void kvm_gmem_invalidate_end(void *data, pgoff_t start, pgoff_t end)
  * is bound to it.  If its VM lives, the file leaves the VM's list.  If the
  * VM has no users left, kvm_gmem_destroy_vm() runs, or is about to, and
  * finds this file on its list: its gmem_detach() fails, as the file has no
- * owner any more, but it still uses the file, which must not go before it
- * is done (the file goes when this returns).
+ * owner any more.  Then each side waits for the other: the VM must not be
+ * freed while this looks at it, and the file must not go (it goes when
+ * this returns) while the dying VM still uses it.
  */
 static void kvm_gmem_release(void *data)
 {
@@ -162,6 +167,7 @@ static void kvm_gmem_release(void *data)
 		mutex_unlock(&kvm->gmem.lock);
 		kvm_put_kvm(kvm);
 	} else {
+		complete(&gmem->released);
 		wait_for_completion(&gmem->detached);
 	}
 	kvm_gmem_free(gmem);
@@ -228,6 +234,20 @@ void kvm_gmem_init_vm(struct kvm *kvm)
 }
 
 /**
+ * kvm_gmem_cap() - KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD)
+ * @kvm: a VM, or NULL for /dev/kvm
+ *
+ * Return: 1 if @kvm (any VM, for NULL) can create guest_memfds: a VM with
+ * private memory, unless its architecture takes its pages and
+ * kvm.gmem_snp is off; else 0.
+ */
+int kvm_gmem_cap(struct kvm *kvm)
+{
+	return !kvm || (kvm_arch_has_private_mem(kvm) &&
+			(gmem_snp || !kvm_gmem_arch_takes_pages(kvm)));
+}
+
+/**
  * kvm_gmem_link_cap() - KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_LINK)
  * @kvm: a VM, or NULL for /dev/kvm
  *
@@ -266,7 +286,7 @@ int kvm_gmem_enable_link(struct kvm *kvm, struct kvm_enable_cap *cap)
  * @cap: flags 0, args[0] the page sizes for the guest_memfds @kvm creates
  *	from now on: PAGE_SIZE and any of kvm_gmem_page_sizes(); args[1..3] 0
  *
- * Return: 0, -EINVAL for a VM without private memory or bad @cap, -ENOMEM.
+ * Return: 0, or -EINVAL for a VM without private memory or bad @cap.
  */
 int kvm_gmem_set_page_sizes(struct kvm *kvm, struct kvm_enable_cap *cap)
 {
@@ -454,10 +474,16 @@ void kvm_gmem_destroy_vm(struct kvm *kvm)
 
 	list_for_each_entry_safe(gmem, next, &kvm->gmem.files, entry) {
 		list_del(&gmem->entry);
-		if (gmem_detach(gmem->file))
+		if (gmem_detach(gmem->file)) {
 			kvm_gmem_free(gmem);
-		else	/* its release waits for this, then frees @gmem */
-			complete(&gmem->detached);
+			continue;
+		}
+		/*
+		 * Its release got there first: wait until it is done with
+		 * the VM, then let it go on and free @gmem.
+		 */
+		wait_for_completion(&gmem->released);
+		complete(&gmem->detached);
 	}
 	mutex_destroy(&kvm->gmem.lock);
 }
@@ -673,16 +699,23 @@ static int kvm_gmem_can_populate(struct kvm *kvm, struct folio *folio,
 
 /*
  * A populated folio is prepared.  One that @post_populate failed on may be
- * half written, and the architecture has given its pages back (SEV-SNP
- * makes them shared again): zero it, so that the guest finds it as it
- * finds any memory it did not populate.
+ * half written: zero it, so that the guest finds it as it finds any memory
+ * it did not populate; but not if the architecture takes the VM's pages.
+ * There the host must not write: SEV-SNP gives the pages back on most
+ * failures, but not all (a page it found already assigned, one whose
+ * reclaim failed and that it leaked), and a host write to a page the RMP
+ * does not give the host is a fault in the kernel.  What such a folio
+ * holds is the VMM's own launch data, for its own guest.  (In 6.12 only
+ * SEV-SNP populates.)
  */
-static void kvm_gmem_end_populate(struct folio *folio, int r)
+static void kvm_gmem_end_populate(struct kvm *kvm, struct folio *folio,
+				  int r)
 {
 	folio_lock(folio);
 	if (!r)
 		folio_mark_uptodate(folio);
-	else if (!folio_test_uptodate(folio))
+	else if (!folio_test_uptodate(folio) &&
+		 !kvm_gmem_arch_takes_pages(kvm))
 		folio_zero_range(folio, 0, folio_size(folio));
 	folio_unlock(folio);
 }
@@ -753,7 +786,7 @@ long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 			r = post_populate(kvm, gfn, pfn,
 					  src ? src + i * PAGE_SIZE : NULL,
 					  order, opaque);
-			kvm_gmem_end_populate(folio, r);
+			kvm_gmem_end_populate(kvm, folio, r);
 		}
 		folio_put(folio);
 		if (r)

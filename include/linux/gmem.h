@@ -40,9 +40,6 @@
 #define GMEM_RIGHT_LINK		BIT(1)	/* be the source of gmem_link() */
 #define GMEM_RIGHTS_ALL		(GMEM_RIGHT_FALLOCATE | GMEM_RIGHT_LINK)
 
-struct folio;
-struct module;
-
 /**
  * struct gmem_owner_ops - what gmem calls in the owner of a file
  * @kind: what the owner is ("kvm"); gmem_link() links only between owners
