@@ -45,16 +45,23 @@ static int write_file(const char *path, const char *val)
 	return n < 0 ? n : 0;
 }
 
+static FILE *cg_open(const char *file)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TEST_CGROUP "/%s", file);
+	return fopen(path, "r");
+}
+
 /* The value of @key in a "key value" file of the test cgroup, or -1. */
 static long cg_read_key(const char *file, const char *key)
 {
-	char path[256], line[256];
 	size_t len = strlen(key);
+	char line[256];
 	long val = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), TEST_CGROUP "/%s", file);
-	f = fopen(path, "r");
+	f = cg_open(file);
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
@@ -67,12 +74,10 @@ static long cg_read_key(const char *file, const char *key)
 /* A file of the test cgroup holding one number (memory.current), or -1. */
 static long cg_read_long(const char *file)
 {
-	char path[256];
 	long val = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), TEST_CGROUP "/%s", file);
-	f = fopen(path, "r");
+	f = cg_open(file);
 	if (!f)
 		return -1;
 	if (fscanf(f, "%ld", &val) != 1)
