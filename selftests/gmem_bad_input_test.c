@@ -5,7 +5,9 @@
  * created, no memslot appears, no memory is allocated or freed.
  */
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "gmem_test_util.h"
 #include "kselftest_harness.h"
@@ -234,6 +236,65 @@ TEST_F(guest_memfd, user_space_cannot_touch_the_memory)
 	errno = 0;
 	EXPECT_EQ(ftruncate(self->gmem, 2 * SIZE), -1);
 	EXPECT_EQ(errno, EINVAL) TH_LOG("ftruncate");
+	assert_file_unchanged(_metadata, self->gmem, self->allocated_kb);
+}
+
+/*
+ * Reads and writes: the file has no read or write method, and it cannot be
+ * read or written at an offset.  What each call answers is what the VFS
+ * answers for such a file, on upstream's guest_memfd too: EINVAL without
+ * an offset, ESPIPE with one (checked before anything else).
+ */
+TEST_F(guest_memfd, reads_and_writes_answer_einval_or_espipe)
+{
+	char buf[16] = { 0 };
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	off_t off = 0;
+	int pipefd[2];
+
+	ASSERT_EQ(pipe(pipefd), 0);
+
+	errno = 0;
+	EXPECT_EQ(read(self->gmem, buf, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EINVAL) TH_LOG("read");
+	errno = 0;
+	EXPECT_EQ(write(self->gmem, buf, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EINVAL) TH_LOG("write");
+	errno = 0;
+	EXPECT_EQ(readv(self->gmem, &iov, 1), -1);
+	EXPECT_EQ(errno, EINVAL) TH_LOG("readv");
+	errno = 0;
+	EXPECT_EQ(writev(self->gmem, &iov, 1), -1);
+	EXPECT_EQ(errno, EINVAL) TH_LOG("writev");
+
+	errno = 0;
+	EXPECT_EQ(pread(self->gmem, buf, sizeof(buf), 0), -1);
+	EXPECT_EQ(errno, ESPIPE) TH_LOG("pread");
+	errno = 0;
+	EXPECT_EQ(pwrite(self->gmem, buf, sizeof(buf), 0), -1);
+	EXPECT_EQ(errno, ESPIPE) TH_LOG("pwrite");
+	errno = 0;
+	EXPECT_EQ(preadv(self->gmem, &iov, 1, 0), -1);
+	EXPECT_EQ(errno, ESPIPE) TH_LOG("preadv");
+	errno = 0;
+	EXPECT_EQ(pwritev(self->gmem, &iov, 1, 0), -1);
+	EXPECT_EQ(errno, ESPIPE) TH_LOG("pwritev");
+
+	errno = 0;
+	EXPECT_EQ(sendfile(pipefd[1], self->gmem, &off, sizeof(buf)), -1);
+	EXPECT_EQ(errno, ESPIPE) TH_LOG("sendfile with an offset");
+	EXPECT_EQ(off, 0);
+	errno = 0;
+	EXPECT_EQ(sendfile(pipefd[1], self->gmem, NULL, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EINVAL) TH_LOG("sendfile without an offset");
+
+	/* Nothing reached the pipe, nothing changed in the file. */
+	ASSERT_EQ(fcntl(pipefd[0], F_SETFL, O_NONBLOCK), 0);
+	errno = 0;
+	EXPECT_EQ(read(pipefd[0], buf, sizeof(buf)), -1);
+	EXPECT_EQ(errno, EAGAIN);
+	close(pipefd[0]);
+	close(pipefd[1]);
 	assert_file_unchanged(_metadata, self->gmem, self->allocated_kb);
 }
 

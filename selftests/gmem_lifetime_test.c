@@ -8,7 +8,8 @@
  *    fallocate() still works on it, and no other VM can bind it;
  *  - the memory lives while any file of it is open or bound and is freed
  *    when the last one goes, whatever the order, also when a VM and its
- *    files are closed at the same time.
+ *    files are closed at the same time;
+ *  - an O_PATH fd on the file keeps the memory too, until it is closed.
  *
  * Memory is seen through the guest kernel's Unevictable counter and the
  * file's st_blocks; a VM's life through KVM's debugfs.
@@ -169,6 +170,48 @@ TEST(memory_of_an_unbound_file_goes_with_the_fd)
 	assert_allocated(base, "after fallocate()");
 	close(gmem);
 	assert_freed(base, "after closing the fd");
+	kvm_vm_free(vm);
+}
+
+/*
+ * An O_PATH descriptor opened through /proc/self/fd holds the file's path,
+ * and so its inode: the memory stays until it is closed too, although
+ * the O_PATH fd can do nothing with it (no fallocate, binding or link).
+ */
+TEST(an_o_path_fd_keeps_the_memory)
+{
+	long base = unevictable_kb();
+	char path[64];
+	struct kvm_vm *vm;
+	int gmem, opath;
+
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	gmem = vm_create_guest_memfd(vm, SIZE, 0);
+	ASSERT_EQ(fallocate(gmem, FALLOC_FL_KEEP_SIZE, 0, SIZE), 0);
+	assert_allocated(base, "after fallocate()");
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", gmem);
+	opath = open(path, O_PATH);
+	ASSERT_GE(opath, 0) TH_LOG("open(%s, O_PATH): %s", path, strerror(errno));
+	close(gmem);
+	assert_allocated(base, "after closing the guest_memfd, O_PATH fd open");
+
+	errno = 0;
+	EXPECT_EQ(fallocate(opath, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			    0, SIZE), -1);
+	EXPECT_EQ(errno, EBADF) TH_LOG("punch through the O_PATH fd");
+	errno = 0;
+	EXPECT_EQ(__vm_set_user_memory_region2(vm, TEST_SLOT,
+					       KVM_MEM_GUEST_MEMFD, TEST_GPA,
+					       SIZE, NULL, opath, 0), -1);
+	EXPECT_EQ(errno, EBADF) TH_LOG("binding the O_PATH fd");
+	errno = 0;
+	EXPECT_EQ(__vm_link_guest_memfd(vm, opath, 0), -1);
+	EXPECT_EQ(errno, EINVAL) TH_LOG("linking from the O_PATH fd");
+	assert_allocated(base, "after the O_PATH fd was refused");
+
+	close(opath);
+	assert_freed(base, "after closing the O_PATH fd");
 	kvm_vm_free(vm);
 }
 
