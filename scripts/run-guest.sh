@@ -13,11 +13,12 @@
 #              GUEST_DEBUG=0 (no slab and page debugging: for benchmarks),
 #              GUEST_JUDGE=0 (leave the log to be judged later, with other
 #              guests' logs: scripts/tap-summary.sh LOG...; exit 0).
+#              GUEST_QEMU=host (the host's QEMU, single-threaded when it
+#              is older than 8.1).
 #
-# Single-threaded TCG on purpose: QEMU 7.2's multi-threaded TCG keeps stale
-# translations of code the guest kernel live-patches (static keys, as KVM
-# flips on every VM create and destroy) and the guest dies with
-# "Oops: int3" (fixed in QEMU 8.1).  See README.md, "Tests".
+# scripts/qemu.sh picks the QEMU and the TCG threading, and says which and
+# why on the log's first line: multi-threaded TCG only on QEMU 8.1 or newer,
+# as 7.2's kills the guest (see README.md, "No flakes").
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +38,7 @@ cmdline+=" ${GUEST_CMDLINE:-}"
 
 echo "guest log: $log"
 timeout -s KILL "$timeout" \
-	qemu-system-x86_64 -accel tcg,thread=single -cpu max \
+	"$top/scripts/qemu.sh" exec -cpu max \
 	-m "${GUEST_MEM:-2G}" -smp "${GUEST_CPUS:-2}" \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-display none -no-reboot -nic none -monitor none -serial stdio \
