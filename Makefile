@@ -6,6 +6,7 @@
 #   make demo            boot a guest and hand a VM's memory to a new VMM
 #   make bench           boot both variants, compare them (build/bench.*)
 #   make check           boot a guest and run every test
+#   make soak            VMs created and destroyed, SOAK_BOOTS guests x 2500
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
 #   make clean           remove build/ (distclean: also the package cache)
 #
@@ -47,7 +48,7 @@ W ?= 1
 kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile M=$(moddir) \
 	 GMEM_VARIANT=$(VARIANT) W=$(W)
 
-.PHONY: all modules tests demo bench check checkpatch clean distclean help
+.PHONY: all modules tests demo bench check soak checkpatch clean distclean help
 
 all: modules
 
@@ -193,6 +194,21 @@ check: checkpatch modules tests upstream-tests $(if $(filter gmem,$(VARIANT)),ku
 		GUEST_MEM=512M GUEST_CMDLINE=rcu_nocbs=all))
 	scripts/tap-summary.sh $(call guest_log,check) \
 		$(if $(module_cycle_guest),$(call guest_log,module-cycle))
+
+# The trigger of QEMU 7.2's multi-threaded TCG bug, VMs created and
+# destroyed one after another (selftests/vm_cycle.plan: 2500 a boot), in
+# SOAK_BOOTS guests booted one after another; one closing line for all.
+SOAK_BOOTS ?= 4
+soak_boots := $(shell seq $(SOAK_BOOTS))
+define soak_boot
+$(call run_guest,soak-$(1),selftests/vm_cycle.plan)
+
+endef
+
+soak: export GUEST_JUDGE := 0
+soak: modules tests
+	$(foreach i,$(soak_boots),$(call soak_boot,$(i)))
+	scripts/tap-summary.sh $(foreach i,$(soak_boots),$(call guest_log,soak-$(i)))
 
 clean:
 	rm -rf build
