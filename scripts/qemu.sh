@@ -3,26 +3,27 @@
 #
 # Which QEMU the test guests run, and under which TCG.
 #
-# Multi-threaded TCG needs QEMU 8.1 or newer: 7.2 (bookworm's) keeps stale
-# translations of code the guest kernel live-patches (static keys, as KVM
-# flips on every VM create and destroy), and the guest dies with
-# "Oops: int3" about once per 75-100 VMs (fixed in 8.1.0, "accel/tcg:
-# Always lock pages before translation").  So:
+# Single-threaded TCG unless GUEST_TCG=multi: under multi-threaded TCG the
+# guest kernel dies with "Oops: int3" in the scheduler as KVM flips its
+# preempt-notifier static key on VM create and destroy.  QEMU 7.2
+# (bookworm's) did so about once per 75-100 VMs (a stale translation of the
+# int3 the kernel patches in; "fixed" in 8.1.0, "accel/tcg: Always lock
+# pages before translation"), and QEMU 11.1.3 still does, less often
+# (README.md, "No flakes").  With GUEST_TCG=multi:
 #  - the host's qemu-system-x86_64 when it is 8.1 or newer (Debian 13 has
-#    10.0), under thread=multi;
+#    10.0);
 #  - otherwise a pinned QEMU from Debian's trixie-backports, fetched into
 #    $CACHE/qemu/ with a private apt configuration (the host's sources are
-#    never touched) and run with its own loader and libraries, under
-#    thread=multi;
-#  - otherwise (it could not be fetched) the host's 7.2 under thread=single.
+#    never touched) and run with its own loader and libraries;
+#  - otherwise (it could not be fetched) the host's 7.2, single-threaded:
+#    7.2 never runs multi-threaded.
 #
 # Usage: scripts/qemu.sh fetch       fetch the pinned QEMU when the host's
 #                                    is too old (idempotent; root)
 #        scripts/qemu.sh describe    print the choice and why
 #        scripts/qemu.sh exec ARGS   print the choice, then exec QEMU with
 #                                    -accel tcg,thread=... and ARGS
-# Environment: GUEST_QEMU=host  the host's QEMU, whatever its version (its
-#                               TCG threading still follows its version);
+# Environment: GUEST_TCG=single (default) or multi;
 #              CACHE            the package cache (default: .cache).
 set -euo pipefail
 
@@ -158,33 +159,42 @@ fetch() {
 
 # Sets qemu (the command, as an array), accel and why.
 choose() {
-	local v
-	v=$(host_version) || v=
-	if [ -n "$v" ] && dpkg --compare-versions "$v" ge $MTTCG_MIN; then
-		qemu=(qemu-system-x86_64)
+	local v tcg=${GUEST_TCG:-single}
+	v=$(host_version) || { log "no qemu-system-x86_64"; exit 1; }
+	qemu=(qemu-system-x86_64)
+	accel=tcg,thread=single
+	case $tcg in
+	single)
+		why="the host's QEMU $v, single-threaded: multi-threaded TCG"
+		why+=" kills the guest (QEMU 7.2 and 11.1.3; GUEST_TCG=multi)"
+		return
+		;;
+	multi)
+		;;
+	*)
+		log "GUEST_TCG must be single or multi"
+		exit 1
+		;;
+	esac
+	if dpkg --compare-versions "$v" ge $MTTCG_MIN; then
 		accel=tcg,thread=multi
-		why="the host's QEMU $v is $MTTCG_MIN or newer"
-	elif [ "${GUEST_QEMU:-}" != host ] && [ -f "$root/../.complete" ]; then
+		why="GUEST_TCG=multi: the host's QEMU $v is $MTTCG_MIN or newer"
+		return
+	fi
+	# The runner asks for it, make's set-up may not have: fetch on demand.
+	"$top/scripts/qemu.sh" fetch || true
+	if [ -f "$root/../.complete" ]; then
 		qemu=("$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 		      --library-path "$libpath" "$root/usr/bin/qemu-system-x86_64"
 		      -L "$root/usr/share/qemu" -L /usr/share/seabios)
 		accel=tcg,thread=multi
-		why="the host's QEMU ${v:-(none)} is older than $MTTCG_MIN;"
-		why+=" Debian's $PIN_VERSION ($PIN_SUITE) from ${root#"$top/"}"
-	elif [ -n "$v" ]; then
-		qemu=(qemu-system-x86_64)
-		accel=tcg,thread=single
-		why="the host's QEMU $v"
-		if [ "${GUEST_QEMU:-}" = host ]; then
-			why+=" (GUEST_QEMU=host)"
-		else
-			why+=", no newer QEMU fetched (scripts/qemu.sh fetch)"
-		fi
-		why+=": single-threaded, as QEMU before $MTTCG_MIN kills the"
-		why+=" guest under multi-threaded TCG"
+		why="GUEST_TCG=multi: the host's QEMU $v is older than"
+		why+=" $MTTCG_MIN; Debian's $PIN_VERSION ($PIN_SUITE) from"
+		why+=" ${root#"$top/"}"
 	else
-		log "no qemu-system-x86_64"
-		exit 1
+		why="GUEST_TCG=multi, but the host's QEMU $v is older than"
+		why+=" $MTTCG_MIN and no newer one could be fetched"
+		why+=" (scripts/qemu.sh fetch): single-threaded"
 	fi
 }
 
