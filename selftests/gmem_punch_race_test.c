@@ -23,8 +23,8 @@
 /*
  * Guest: each round writes every page's pattern and checks it right back,
  * until the host stops running it.  It reports the rounds and how often
- * it read zero right after its own write: a punch that landed between two
- * instructions of the guest, which proves both sides ran at once.
+ * it read zero right after its own write: a punch that landed between
+ * those two instructions.
  */
 static void guest_write_and_check(void)
 {
