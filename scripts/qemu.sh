@@ -40,7 +40,8 @@ MTTCG_MIN=8.1
 
 qdir=$CACHE/qemu
 aptdir=$qdir/apt
-root=$qdir/${PIN_VERSION#*:}/root
+vdir=$qdir/${PIN_VERSION#*:}
+root=$vdir/root
 libpath=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu
 
 log() { echo "qemu: $*" >&2; }
@@ -108,15 +109,15 @@ fetch() {
 		log "the host's QEMU $v is recent enough; nothing to fetch"
 		return
 	fi
-	[ -f "$root/../.complete" ] && return
+	[ -f "$vdir/.complete" ] && return
 	mkdir -p "$qdir"
 	# Worktrees share the cache: one fetch at a time.
 	exec 9> "$qdir/.lock"
 	flock 9
-	[ -f "$root/../.complete" ] && return
+	[ -f "$vdir/.complete" ] && return
 
 	apt_setup
-	local vdir=$root/.. pkgs
+	local pkgs
 	rm -rf "$vdir"
 	mkdir -p "$vdir/debs" "$vdir/all"
 	# The Depends closure, as apt's resolver computes it from nothing.
@@ -183,7 +184,7 @@ choose() {
 	fi
 	# The runner asks for it, make's set-up may not have: fetch on demand.
 	"$top/scripts/qemu.sh" fetch || true
-	if [ -f "$root/../.complete" ]; then
+	if [ -f "$vdir/.complete" ]; then
 		qemu=("$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 		      --library-path "$libpath" "$root/usr/bin/qemu-system-x86_64"
 		      -L "$root/usr/share/qemu" -L /usr/share/seabios)
