@@ -13,6 +13,8 @@
 # KVER=6.12.N+deb12 pins the kernel; by default the newest one whose
 # packages are all available is used.  Every target installs what it needs
 # first (scripts/setup.sh); nothing is loaded into the running kernel.
+# Guests run single-threaded TCG; GUEST_TCG=multi asks for multi-threaded
+# TCG on QEMU 8.1 or newer (scripts/qemu.sh; README.md, "No flakes").
 
 # gmem: kvm.ko on gmem.ko; reference: upstream's guest_memfd.c, unchanged.
 VARIANT ?= gmem
@@ -217,7 +219,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,14s/^# \{0,1\}//p' Makefile
+	@sed -n '3,17s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
