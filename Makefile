@@ -6,12 +6,15 @@
 #   make demo            boot a guest and hand a VM's memory to a new VMM
 #   make bench           boot both variants, compare them (build/bench.*)
 #   make check           boot a guest and run every test
+#   make soak            VMs created and destroyed, SOAK_BOOTS guests x 2500
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
 #   make clean           remove build/ (distclean: also the package cache)
 #
 # KVER=6.12.N+deb12 pins the kernel; by default the newest one whose
 # packages are all available is used.  Every target installs what it needs
 # first (scripts/setup.sh); nothing is loaded into the running kernel.
+# Guests run single-threaded TCG; GUEST_TCG=multi asks for multi-threaded
+# TCG on QEMU 8.1 or newer (scripts/qemu.sh; README.md, "No flakes").
 
 # gmem: kvm.ko on gmem.ko; reference: upstream's guest_memfd.c, unchanged.
 VARIANT ?= gmem
@@ -47,7 +50,7 @@ W ?= 1
 kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile M=$(moddir) \
 	 GMEM_VARIANT=$(VARIANT) W=$(W)
 
-.PHONY: all modules tests demo bench check checkpatch clean distclean help
+.PHONY: all modules tests demo bench check soak checkpatch clean distclean help
 
 all: modules
 
@@ -201,6 +204,21 @@ check: checkpatch modules tests upstream-tests $(if $(filter gmem,$(VARIANT)),ku
 	scripts/tap-summary.sh $(call guest_log,check) \
 		$(if $(module_cycle_guest),$(call guest_log,module-cycle))
 
+# The trigger of QEMU 7.2's multi-threaded TCG bug, VMs created and
+# destroyed one after another (selftests/vm_cycle.plan: 2500 a boot), in
+# SOAK_BOOTS guests booted one after another; one closing line for all.
+SOAK_BOOTS ?= 4
+soak_boots := $(shell seq $(SOAK_BOOTS))
+define soak_boot
+$(call run_guest,soak-$(1),selftests/vm_cycle.plan)
+
+endef
+
+soak: export GUEST_JUDGE := 0
+soak: modules tests
+	$(foreach i,$(soak_boots),$(call soak_boot,$(i)))
+	scripts/tap-summary.sh $(foreach i,$(soak_boots),$(call guest_log,soak-$(i)))
+
 clean:
 	rm -rf build
 
@@ -208,7 +226,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,14s/^# \{0,1\}//p' Makefile
+	@sed -n '3,17s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')

@@ -804,15 +804,16 @@ static void map_order_refuses_a_poisoned_tail_page(struct kunit *test)
 	__fput_sync(file);
 }
 
+#define RACE_BLOCKS	64
+
 struct toucher {
 	struct file *file;
 	pgoff_t offset;		/* in each block */
 	atomic_t *ready;
 	int errors;
 	struct completion done;
+	u64 start[RACE_BLOCKS], end[RACE_BLOCKS];	/* ns, each touch */
 };
-
-#define RACE_BLOCKS	64
 
 static int touch_every_block(void *arg)
 {
@@ -826,8 +827,10 @@ static int touch_every_block(void *arg)
 	for (b = 0; b < RACE_BLOCKS; b++) {
 		struct folio *folio;
 
+		t->start[b] = ktime_get_ns();
 		folio = gmem_get_folio(t->file, b * HUGE_PAGES + t->offset,
 				       true);
+		t->end[b] = ktime_get_ns();
 		if (IS_ERR(folio)) {
 			t->errors++;
 			continue;
@@ -851,16 +854,17 @@ static void racing_first_touches_leave_one_folio_per_block(struct kunit *test)
 	struct fake_owner o = {};
 	struct file *file = sized_create(test, &o, RACE_BLOCKS * SZ_2M, 0);
 	atomic_t ready = ATOMIC_INIT(2);
-	struct toucher t[2] = {
-		{ .file = file, .offset = 0, .ready = &ready },
-		{ .file = file, .offset = HUGE_PAGES - 1, .ready = &ready },
-	};
+	struct toucher *t = kunit_kcalloc(test, 2, sizeof(*t), GFP_KERNEL);
 	struct task_struct *task;
+	int i, overlaps = 0;
 	pgoff_t b;
-	int i;
 
+	KUNIT_ASSERT_NOT_NULL(test, t);
 	KUNIT_ASSERT_GE(test, num_online_cpus(), 2);
 	for (i = 0; i < 2; i++) {
+		t[i].file = file;
+		t[i].offset = i ? HUGE_PAGES - 1 : 0;
+		t[i].ready = &ready;
 		init_completion(&t[i].done);
 		task = kthread_create(touch_every_block, &t[i], "gmem-touch%d",
 				      i);
@@ -872,6 +876,12 @@ static void racing_first_touches_leave_one_folio_per_block(struct kunit *test)
 		wait_for_completion(&t[i].done);
 		KUNIT_EXPECT_EQ(test, t[i].errors, 0);
 	}
+	/* Whether the race was run: both threads in the same block at once. */
+	for (b = 0; b < RACE_BLOCKS; b++)
+		overlaps += t[0].start[b] < t[1].end[b] &&
+			    t[1].start[b] < t[0].end[b];
+	kunit_info(test, "%d of %d blocks touched by both threads at once\n",
+		   overlaps, RACE_BLOCKS);
 	KUNIT_EXPECT_EQ(test, nrpages(file), RACE_BLOCKS * HUGE_PAGES);
 	for (b = 0; b < RACE_BLOCKS; b++)
 		KUNIT_EXPECT_EQ_MSG(test, folio_at(test, file, b * HUGE_PAGES,

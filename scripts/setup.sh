@@ -7,7 +7,10 @@
 #     all available, unless given as $1);
 #  3. fetches the kernel packages with `apt-get download` and unpacks them
 #     with `dpkg-deb -x` into $CACHE/$KVER (ignored by git), then unpacks
-#     the kernel source and installs its uAPI headers there.
+#     the kernel source and installs its uAPI headers there;
+#  4. prints which QEMU the guests will run, and why (scripts/qemu.sh):
+#     with GUEST_TCG=multi on a host whose QEMU is older than 8.1, that
+#     fetches a pinned newer one into $CACHE/qemu first.
 #
 # Nothing is written to /boot, /lib/modules or /usr/src, and nothing is
 # loaded into the running kernel.  A second run downloads and extracts
@@ -108,4 +111,7 @@ else
 fi
 log "KVER=$kver"
 fetch_kernel "$kver"
+# A failed fetch is not fatal: the guests then run single-threaded on the
+# host's QEMU, and this says so.
+"$top/scripts/qemu.sh" describe >&2
 echo "$kver"

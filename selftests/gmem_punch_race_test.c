@@ -22,12 +22,14 @@
 
 /*
  * Guest: each round writes every page's pattern and checks it right back,
- * until the host stops running it.
+ * until the host stops running it.  It reports the rounds and how often
+ * it read zero right after its own write: a punch that landed between
+ * those two instructions.
  */
 static void guest_write_and_check(void)
 {
 	u64 *mem = (u64 *)TEST_GPA;
-	u64 round, i, seen;
+	u64 round, i, seen, zeros = 0;
 
 	for (round = 0;; round++) {
 		for (i = 0; i < NPAGES; i++) {
@@ -35,15 +37,18 @@ static void guest_write_and_check(void)
 			seen = READ_ONCE(mem[i * WORDS_PER_PAGE]);
 			__GUEST_ASSERT(seen == page_pattern(i) || !seen,
 				       "page %lu held 0x%lx", i, seen);
+			zeros += !seen;
 		}
-		GUEST_SYNC1(round);
+		GUEST_SYNC2(round, zeros);
 	}
 }
 
 struct puncher {
 	int gmem;
 	bool stop;
+	bool in_run;		/* the vCPU thread is inside KVM_RUN */
 	unsigned long punches;
+	unsigned long punches_in_run;	/* began and ended in KVM_RUN */
 	int err;
 };
 
@@ -57,12 +62,15 @@ static void *punch_holes(void *arg)
 		off_t first = rand_r(&seed) % NPAGES;
 		off_t n = 1 + rand_r(&seed) % 16;
 
+		bool in_run = READ_ONCE(p->in_run);
+
 		if (fallocate(p->gmem, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
 			      first * PAGE_SIZE, n * PAGE_SIZE)) {
 			p->err = errno;
 			break;
 		}
 		p->punches++;
+		p->punches_in_run += in_run && READ_ONCE(p->in_run);
 	}
 	return NULL;
 }
@@ -96,7 +104,9 @@ TEST_F_TIMEOUT(race, guest_sees_its_data_or_zero_while_holes_are_punched, 240)
 
 	ASSERT_EQ(pthread_create(&thread, NULL, punch_holes, p), 0);
 	for (;;) {
+		WRITE_ONCE(p->in_run, true);
 		vcpu_run(self->vcpu);
+		WRITE_ONCE(p->in_run, false);
 		TEST_ASSERT_KVM_EXIT_REASON(self->vcpu, KVM_EXIT_IO);
 		if (get_ucall(self->vcpu, &uc) != UCALL_SYNC)
 			break;
@@ -112,6 +122,10 @@ TEST_F_TIMEOUT(race, guest_sees_its_data_or_zero_while_holes_are_punched, 240)
 	ASSERT_EQ(p->err, 0) TH_LOG("fallocate(PUNCH_HOLE): %s", strerror(p->err));
 	ASSERT_GE(p->punches, PUNCHES);
 	TH_LOG("%lu holes punched during %lu rounds", p->punches, rounds);
+	TH_LOG("%lu of them began and ended with the vCPU in KVM_RUN",
+	       p->punches_in_run);
+	TH_LOG("the guest read zero right after its own write %lu times",
+	       uc.args[1]);
 
 	close(p->gmem);
 	kvm_vm_free(self->vm);
