@@ -93,6 +93,44 @@ free_kb() {
 		END { print s * 4 }' /proc/zoneinfo)))
 }
 
+# KVM's static keys stay enabled while the tests run, held by two idle VMs
+# (selftests/kvm_static_key_holder.c says which keys and why): otherwise
+# every VM a test creates or destroys flips them, and each flip live-
+# patches the kernel's text, which multi-threaded TCG does not always see
+# (README.md, "No flakes").  Only where KVM is loaded; gmem_hold_keys=0 on
+# the kernel command line leaves the keys alone (make soak HOLD_KEYS=0).
+holding_keys() {
+	[ "${gmem_hold_keys:-1}" != 0 ] && [ -x /sbin/kvm_static_key_holder ] &&
+		grep -qx kvm /modules.load
+}
+
+hold_keys() {
+	local i
+
+	/sbin/kvm_static_key_holder /tmp/keys-held 2>&1 | sed 's/^/    /' &
+	for i in $(seq 300); do
+		[ -e /tmp/keys-held ] && break
+		kill -0 $! 2>/dev/null || break
+		sleep 0.1
+	done
+	# The pid of the holder itself, not of the pipeline's sed.
+	holder=$(pidof kvm_static_key_holder)
+	if [ -e /tmp/keys-held ] && [ -n "$holder" ]; then
+		result ok kvm_static_keys_held
+	else
+		result "not ok" kvm_static_keys_held
+	fi
+}
+
+release_keys() {
+	[ -n "$holder" ] || return 0
+	kill -TERM "$holder"
+	while kill -0 "$holder" 2>/dev/null; do
+		sleep 0.1
+	done
+	holder=
+}
+
 # Unloading must succeed once every test has closed its files.
 unload_modules() {
 	local status=ok m
@@ -134,19 +172,25 @@ check_memory_returned() {
 }
 
 run_all() {
+	local extra=3
+
+	holding_keys && extra=4
 	echo "TAP version 13"
-	echo "1..$(($(plan_lines | wc -l) + 3))"
+	echo "1..$(($(plan_lines | wc -l) + extra))"
 	settle_memory
 	unevictable0=$(meminfo_kb Unevictable)
 	free0=$(free_kb)
 	cat /proc/meminfo > /tmp/meminfo0
 	load_modules
+	holder=
+	holding_keys && hold_keys
 	cd /tests || return
 	plan_lines | while read -r name timeout prog args; do
 		# $args unquoted: split into the program's arguments
 		run_test "$name" "$timeout" "$prog" $args
 	done
 	cd / || return
+	release_keys
 	unload_modules
 	check_memory_returned
 }

@@ -34,13 +34,23 @@ for ko in "$@"; do
 	echo "${name%.ko}" >> "$root/modules.load"
 done
 
-# A program's directory may hold modules it loads itself (KUnit's).
+# A program's directory may hold modules it loads itself (KUnit's).  An
+# argument that names a file of BINDIR is a program too (a wrapper's).
 grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$plan" |
-while read -r _ _ prog _; do
+while read -r _ _ prog args; do
 	dir=$(dirname "$prog")
 	mkdir -p "$root/tests/$dir"
 	cp "$bindir/$prog" "$root/tests/$prog"
 	find "$bindir/$dir" -maxdepth 1 -name '*.ko' -exec cp {} "$root/tests/$dir/" \;
+	for arg in $args; do
+		[ -f "$bindir/$arg" ] || continue
+		mkdir -p "$root/tests/$(dirname "$arg")"
+		cp "$bindir/$arg" "$root/tests/$arg"
+	done
 done
+
+# Holds KVM's static keys while the tests run (guest-init.sh says why).
+holder=$bindir/gmem/kvm_static_key_holder
+[ -x "$holder" ] && cp "$holder" "$root/sbin/"
 
 (cd "$root" && find . | sort | cpio -o -H newc --quiet | gzip -1) > "$out"

@@ -3,13 +3,13 @@
 #
 # Which QEMU the test guests run, and under which TCG.
 #
-# Single-threaded TCG unless GUEST_TCG=multi: under multi-threaded TCG the
-# guest kernel dies with "Oops: int3" in the scheduler as KVM flips its
-# preempt-notifier static key on VM create and destroy.  QEMU 7.2
-# (bookworm's) did so about once per 75-100 VMs (a stale translation of the
-# int3 the kernel patches in; "fixed" in 8.1.0, "accel/tcg: Always lock
-# pages before translation"), and QEMU 11.1.3 still does, less often
-# (README.md, "No flakes").  With GUEST_TCG=multi:
+# Multi-threaded TCG (each vCPU on a host thread of its own) on a QEMU of
+# 8.1 or newer, QEMU 7.2 (bookworm's) being unusable for it: it killed
+# the guest about once per 75-100 VMs ("Oops: int3", a stale translation of
+# the int3 the kernel patches in as KVM flips a static key; "fixed" in 8.1.0,
+# "accel/tcg: Always lock pages before translation").  11.1.3 still does it,
+# less often, hence the guests hold KVM's static keys for the whole run
+# (selftests/kvm_static_key_holder.c; README.md, "No flakes").  The QEMU:
 #  - the host's qemu-system-x86_64 when it is 8.1 or newer (Debian 13 has
 #    10.0);
 #  - otherwise a pinned QEMU from Debian's trixie-backports, fetched into
@@ -17,13 +17,14 @@
 #    never touched) and run with its own loader and libraries;
 #  - otherwise (it could not be fetched) the host's 7.2, single-threaded:
 #    7.2 never runs multi-threaded.
+# GUEST_TCG=single asks for single-threaded TCG on the host's QEMU.
 #
 # Usage: scripts/qemu.sh fetch       fetch the pinned QEMU when the host's
 #                                    is too old (idempotent; root)
 #        scripts/qemu.sh describe    print the choice and why
 #        scripts/qemu.sh exec ARGS   print the choice, then exec QEMU with
 #                                    -accel tcg,thread=... and ARGS
-# Environment: GUEST_TCG=single (default) or multi;
+# Environment: GUEST_TCG=multi (default) or single;
 #              CACHE            the package cache (default: .cache).
 set -euo pipefail
 
@@ -160,14 +161,13 @@ fetch() {
 
 # Sets qemu (the command, as an array), accel and why.
 choose() {
-	local v tcg=${GUEST_TCG:-single}
+	local v tcg=${GUEST_TCG:-multi}
 	v=$(host_version) || { log "no qemu-system-x86_64"; exit 1; }
 	qemu=(qemu-system-x86_64)
 	accel=tcg,thread=single
 	case $tcg in
 	single)
-		why="the host's QEMU $v, single-threaded: multi-threaded TCG"
-		why+=" kills the guest (QEMU 7.2 and 11.1.3; GUEST_TCG=multi)"
+		why="GUEST_TCG=single: the host's QEMU $v, single-threaded"
 		return
 		;;
 	multi)
@@ -179,23 +179,22 @@ choose() {
 	esac
 	if dpkg --compare-versions "$v" ge $MTTCG_MIN; then
 		accel=tcg,thread=multi
-		why="GUEST_TCG=multi: the host's QEMU $v is $MTTCG_MIN or newer"
+		why="the host's QEMU $v is $MTTCG_MIN or newer"
 		return
 	fi
-	# The runner asks for it, make's set-up may not have: fetch on demand.
+	# Set-up fetches it; a runner started without set-up fetches it here.
 	"$top/scripts/qemu.sh" fetch || true
 	if [ -f "$vdir/.complete" ]; then
 		qemu=("$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 		      --library-path "$libpath" "$root/usr/bin/qemu-system-x86_64"
 		      -L "$root/usr/share/qemu" -L /usr/share/seabios)
 		accel=tcg,thread=multi
-		why="GUEST_TCG=multi: the host's QEMU $v is older than"
-		why+=" $MTTCG_MIN; Debian's $PIN_VERSION ($PIN_SUITE) from"
-		why+=" ${root#"$top/"}"
+		why="the host's QEMU $v is older than $MTTCG_MIN;"
+		why+=" Debian's $PIN_VERSION ($PIN_SUITE) from ${root#"$top/"}"
 	else
-		why="GUEST_TCG=multi, but the host's QEMU $v is older than"
-		why+=" $MTTCG_MIN and no newer one could be fetched"
-		why+=" (scripts/qemu.sh fetch): single-threaded"
+		why="the host's QEMU $v is older than $MTTCG_MIN and no newer"
+		why+=" one could be fetched (scripts/qemu.sh fetch):"
+		why+=" single-threaded, as 7.2 never runs multi-threaded"
 	fi
 }
 

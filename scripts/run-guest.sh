@@ -13,12 +13,11 @@
 #              GUEST_DEBUG=0 (no slab and page debugging: for benchmarks),
 #              GUEST_JUDGE=0 (leave the log to be judged later, with other
 #              guests' logs: scripts/tap-summary.sh LOG...; exit 0).
-#              GUEST_TCG=multi (multi-threaded TCG, on a QEMU of 8.1 or
-#              newer; default single).
+#              GUEST_TCG=single (single-threaded TCG on the host's QEMU;
+#              default multi, on a QEMU of 8.1 or newer).
 #
 # scripts/qemu.sh picks the QEMU and the TCG threading, and says which and
-# why on the log's first line: single-threaded unless asked, as multi-
-# threaded TCG kills the guest (see README.md, "No flakes").
+# why on the log's first line (see README.md, "No flakes").
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -9,8 +9,9 @@
 #     with `dpkg-deb -x` into $CACHE/$KVER (ignored by git), then unpacks
 #     the kernel source and installs its uAPI headers there;
 #  4. prints which QEMU the guests will run, and why (scripts/qemu.sh):
-#     with GUEST_TCG=multi on a host whose QEMU is older than 8.1, that
-#     fetches a pinned newer one into $CACHE/qemu first.
+#     on a host whose QEMU is older than 8.1 (bookworm's 7.2), that fetches
+#     a pinned newer one into $CACHE/qemu first, for multi-threaded TCG
+#     (not with GUEST_TCG=single).
 #
 # Nothing is written to /boot, /lib/modules or /usr/src, and nothing is
 # loaded into the running kernel.  A second run downloads and extracts

@@ -4,13 +4,15 @@
  * memory VM (KVM_X86_SW_PROTECTED_VM) with one vCPU that runs to its end,
  * and a 2 MiB guest_memfd, then all of it closed before the next.
  *
- * This is what killed the test guest under QEMU 7.2's multi-threaded TCG:
- * with no other VM open, each create and each destroy flips KVM's preempt-
- * notifier static key, the guest kernel live-patches the scheduler's call
- * sites through a temporary int3, and 7.2 kept a stale translation of it
- * ("Oops: int3" in __schedule about once per 75-100 VMs).  `make soak`
- * runs it for thousands of cycles over several boots; whatever goes wrong
- * in the kernel is in the log the host judges.
+ * This is what killed the test guest under multi-threaded TCG: with no
+ * other VM open, each create and each destroy flips KVM's preempt-notifier
+ * static key, the guest kernel live-patches the scheduler's call sites
+ * through a temporary int3, and QEMU could keep a stale translation of it
+ * ("Oops: int3" in __schedule: QEMU 7.2 about once per 75-100 VMs, 11.1.3
+ * twice in about 6,100).  The test guests now hold KVM's static keys
+ * (kvm_static_key_holder.c), and `make soak` runs this for thousands of
+ * cycles over several boots, counting the text patches meanwhile; whatever
+ * goes wrong in the kernel is in the log the host judges.
  *
  * Usage: vm_cycle [CYCLES]   (default 1000); exit 0 when every cycle ran.
  */
