@@ -805,15 +805,39 @@ static void map_order_refuses_a_poisoned_tail_page(struct kunit *test)
 }
 
 #define RACE_BLOCKS	64
+#define TOKEN_MS	20
 
 struct toucher {
 	struct file *file;
 	pgoff_t offset;		/* in each block */
+	int id;			/* 0 or 1 */
 	atomic_t *ready;
+	atomic_t *token;	/* thread (token % 2) holds it */
+	unsigned long passes;	/* of the token, by this thread */
 	int errors;
 	struct completion done;
 	u64 start[RACE_BLOCKS], end[RACE_BLOCKS];	/* ns, each touch */
 };
+
+/*
+ * Pass a token to the other thread and wait for it back, for TOKEN_MS.
+ * Each pass needs the other thread to run: with both CPUs running at the
+ * same instant a pass takes about a microsecond; when one CPU at a time
+ * runs (single-threaded TCG), one pass per switch between them.
+ */
+static void pass_the_token(struct toucher *t)
+{
+	u64 end = ktime_get_ns() + TOKEN_MS * NSEC_PER_MSEC;
+
+	while (ktime_get_ns() < end) {
+		if (atomic_read(t->token) % 2 == t->id) {
+			atomic_inc(t->token);
+			t->passes++;
+		} else {
+			cpu_relax();
+		}
+	}
+}
 
 static int touch_every_block(void *arg)
 {
@@ -824,6 +848,7 @@ static int touch_every_block(void *arg)
 	atomic_dec(t->ready);
 	while (atomic_read(t->ready))
 		cpu_relax();
+	pass_the_token(t);
 	for (b = 0; b < RACE_BLOCKS; b++) {
 		struct folio *folio;
 
@@ -853,7 +878,7 @@ static void racing_first_touches_leave_one_folio_per_block(struct kunit *test)
 {
 	struct fake_owner o = {};
 	struct file *file = sized_create(test, &o, RACE_BLOCKS * SZ_2M, 0);
-	atomic_t ready = ATOMIC_INIT(2);
+	atomic_t ready = ATOMIC_INIT(2), token = ATOMIC_INIT(0);
 	struct toucher *t = kunit_kcalloc(test, 2, sizeof(*t), GFP_KERNEL);
 	struct task_struct *task;
 	int i, overlaps = 0;
@@ -864,7 +889,9 @@ static void racing_first_touches_leave_one_folio_per_block(struct kunit *test)
 	for (i = 0; i < 2; i++) {
 		t[i].file = file;
 		t[i].offset = i ? HUGE_PAGES - 1 : 0;
+		t[i].id = i;
 		t[i].ready = &ready;
+		t[i].token = &token;
 		init_completion(&t[i].done);
 		task = kthread_create(touch_every_block, &t[i], "gmem-touch%d",
 				      i);
@@ -882,6 +909,8 @@ static void racing_first_touches_leave_one_folio_per_block(struct kunit *test)
 			    t[1].start[b] < t[0].end[b];
 	kunit_info(test, "%d of %d blocks touched by both threads at once\n",
 		   overlaps, RACE_BLOCKS);
+	kunit_info(test, "before that, they passed a token %lu times in %d ms\n",
+		   t[0].passes + t[1].passes, TOKEN_MS);
 	KUNIT_EXPECT_EQ(test, nrpages(file), RACE_BLOCKS * HUGE_PAGES);
 	for (b = 0; b < RACE_BLOCKS; b++)
 		KUNIT_EXPECT_EQ_MSG(test, folio_at(test, file, b * HUGE_PAGES,

@@ -5,6 +5,12 @@
  * what it wrote or zero (a page punched since): never another page's data,
  * never stale data from a freed page.  And all of the memory is freed at
  * the end.
+ *
+ * Whether the two sides ran at the same instant, not only interleaved: the
+ * guest counts its steps in shared memory, and the puncher reads that
+ * count before and after each punch.  Under multi-threaded TCG the guest
+ * runs on during most punches; under single-threaded TCG only when QEMU
+ * switched vCPUs in the middle of one.
  */
 #include <pthread.h>
 
@@ -19,6 +25,9 @@
  */
 #define ROUNDS		50
 #define PUNCHES		100000
+
+/* Guest steps (pages written and checked), in shared memory. */
+static u64 guest_steps;
 
 /*
  * Guest: each round writes every page's pattern and checks it right back,
@@ -38,6 +47,7 @@ static void guest_write_and_check(void)
 			__GUEST_ASSERT(seen == page_pattern(i) || !seen,
 				       "page %lu held 0x%lx", i, seen);
 			zeros += !seen;
+			WRITE_ONCE(guest_steps, guest_steps + 1);
 		}
 		GUEST_SYNC2(round, zeros);
 	}
@@ -49,6 +59,8 @@ struct puncher {
 	bool in_run;		/* the vCPU thread is inside KVM_RUN */
 	unsigned long punches;
 	unsigned long punches_in_run;	/* began and ended in KVM_RUN */
+	const u64 *guest_steps;		/* the host's view of guest_steps */
+	unsigned long punches_with_steps; /* the guest stepped meanwhile */
 	int err;
 };
 
@@ -63,6 +75,7 @@ static void *punch_holes(void *arg)
 		off_t n = 1 + rand_r(&seed) % 16;
 
 		bool in_run = READ_ONCE(p->in_run);
+		u64 steps = READ_ONCE(*p->guest_steps);
 
 		if (fallocate(p->gmem, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
 			      first * PAGE_SIZE, n * PAGE_SIZE)) {
@@ -71,6 +84,7 @@ static void *punch_holes(void *arg)
 		}
 		p->punches++;
 		p->punches_in_run += in_run && READ_ONCE(p->in_run);
+		p->punches_with_steps += READ_ONCE(*p->guest_steps) != steps;
 	}
 	return NULL;
 }
@@ -88,6 +102,8 @@ FIXTURE_SETUP(race)
 	self->vm = private_vm_with_vcpu(&self->vcpu, guest_write_and_check);
 	self->p.gmem = vm_create_guest_memfd(self->vm, SIZE, 0);
 	add_private_mem(self->vm, SIZE, self->p.gmem, 0, PG_LEVEL_4K);
+	self->p.guest_steps = addr_gva2hva(self->vm,
+					   (vm_vaddr_t)&guest_steps);
 }
 
 FIXTURE_TEARDOWN(race)
@@ -124,6 +140,8 @@ TEST_F_TIMEOUT(race, guest_sees_its_data_or_zero_while_holes_are_punched, 240)
 	TH_LOG("%lu holes punched during %lu rounds", p->punches, rounds);
 	TH_LOG("%lu of them began and ended with the vCPU in KVM_RUN",
 	       p->punches_in_run);
+	TH_LOG("during %lu of them the guest went on running",
+	       p->punches_with_steps);
 	TH_LOG("the guest read zero right after its own write %lu times",
 	       uc.args[1]);
 
