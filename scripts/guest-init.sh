@@ -108,9 +108,10 @@ hold_keys() {
 	local i
 
 	/sbin/kvm_static_key_holder /tmp/keys-held 2>&1 | sed 's/^/    /' &
+	holder_job=$!
 	for i in $(seq 300); do
 		[ -e /tmp/keys-held ] && break
-		kill -0 $! 2>/dev/null || break
+		kill -0 "$holder_job" 2>/dev/null || break
 		sleep 0.1
 	done
 	# The pid of the holder itself, not of the pipeline's sed.
@@ -122,12 +123,12 @@ hold_keys() {
 	fi
 }
 
+# The holder closes its VMs before it exits, and the pipeline ends when it
+# has exited.
 release_keys() {
 	[ -n "$holder" ] || return 0
 	kill -TERM "$holder"
-	while kill -0 "$holder" 2>/dev/null; do
-		sleep 0.1
-	done
+	wait "$holder_job"
 	holder=
 }
 
