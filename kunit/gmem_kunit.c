@@ -822,8 +822,11 @@ struct toucher {
 /*
  * Pass a token to the other thread and wait for it back, for TOKEN_MS.
  * Each pass needs the other thread to run: with both CPUs running at the
- * same instant a pass takes about a microsecond; when one CPU at a time
- * runs (single-threaded TCG), one pass per switch between them.
+ * same instant a pass takes microseconds; when one CPU at a time runs
+ * (single-threaded TCG), one pass per switch between them.  No
+ * cpu_relax() while waiting: TCG's PAUSE hands its host thread to the
+ * next vCPU, so single-threaded TCG would switch at every wait and the
+ * threads would pass the token as if they ran at once.
  */
 static void pass_the_token(struct toucher *t)
 {
@@ -833,8 +836,6 @@ static void pass_the_token(struct toucher *t)
 		if (atomic_read(t->token) % 2 == t->id) {
 			atomic_inc(t->token);
 			t->passes++;
-		} else {
-			cpu_relax();
 		}
 	}
 }
