@@ -7,6 +7,7 @@
 #   make bench           boot both variants, compare them (build/bench.*)
 #   make check           boot a guest and run every test
 #   make soak            VMs created and destroyed, SOAK_BOOTS guests x 2500
+#                        (HOLD_KEYS=0: KVM's static keys not held)
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
 #   make clean           remove build/ (distclean: also the package cache)
 #
@@ -231,7 +232,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,17s/^# \{0,1\}//p' Makefile
+	@sed -n '3,19s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
