@@ -199,9 +199,10 @@ run_all() {
 # The tests run in the background so that one stuck where no signal reaches
 # it (a task in D state, a module that will not unload) still leaves time to
 # dump the kernel log: the budget is every test's timeout plus a minute each
-# for loading and unloading.  Tests not reported by then count as failed.
+# for loading and unloading, and one for the key holder (30 s to start, and
+# to stop).  Tests not reported by then count as failed.
 echo 0 > /tmp/n
-budget=$(plan_lines | awk '{ s += $2 } END { print s + 120 }')
+budget=$(plan_lines | awk '{ s += $2 } END { print s + 180 }')
 run_all &
 tests=$!
 waited=0

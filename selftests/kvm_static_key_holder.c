@@ -26,8 +26,9 @@
  * The Xen key (kvm_xen_enabled) is left alone: no test configures Xen.
  *
  * Usage: kvm_static_key_holder READY_FILE
- * Creates READY_FILE once every key is held, then waits for SIGTERM or
- * SIGINT, closes its VMs and exits 0.  Exits 1, saying why, when a step
+ * Creates READY_FILE once every key is held, then waits for SIGTERM (or
+ * SIGINT, when started where it is not ignored), closes its VMs and exits
+ * 0.  Exits 1, saying why, when a step
  * fails.
  */
 #include <errno.h>
@@ -76,8 +77,15 @@ static int disable_apic(int vcpu)
 		.entry.data = APIC_DEFAULT_BASE,
 	};
 
-	if (ioctl(vcpu, KVM_SET_MSRS, &msrs) != 1)
+	int set = ioctl(vcpu, KVM_SET_MSRS, &msrs);
+
+	if (set < 0)
 		return fail("KVM_SET_MSRS(APIC base, disabled)");
+	if (set != 1) {
+		fprintf(stderr, "kvm_static_key_holder: KVM_SET_MSRS: %d set\n",
+			set);
+		return -1;
+	}
 	return 0;
 }
 
@@ -96,15 +104,19 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
-		return fail("open /dev/kvm") ? 1 : 0;
+	if (kvm < 0) {
+		fail("open /dev/kvm");
+		return 1;
+	}
 	if (create_vm(kvm, noapic, 0) || create_vm(kvm, apic, 1) ||
 	    disable_apic(apic[1]))
 		return 1;
 
 	ready = open(argv[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (ready < 0)
-		return fail(argv[1]) ? 1 : 0;
+	if (ready < 0) {
+		fail(argv[1]);
+		return 1;
+	}
 	close(ready);
 	printf("kvm_static_key_holder: holding KVM's static keys (2 VMs)\n");
 	fflush(stdout);
