@@ -107,28 +107,27 @@ holding_keys() {
 hold_keys() {
 	local i
 
-	/sbin/kvm_static_key_holder /tmp/keys-held 2>&1 | sed 's/^/    /' &
-	holder_job=$!
+	/sbin/kvm_static_key_holder /tmp/keys-held > /tmp/holder.log 2>&1 &
+	holder=$!
 	for i in $(seq 300); do
 		[ -e /tmp/keys-held ] && break
-		kill -0 "$holder_job" 2>/dev/null || break
+		kill -0 "$holder" 2>/dev/null || break
 		sleep 0.1
 	done
-	# The pid of the holder itself, not of the pipeline's sed.
-	holder=$(pidof kvm_static_key_holder)
-	if [ -e /tmp/keys-held ] && [ -n "$holder" ]; then
+	if [ -e /tmp/keys-held ]; then
 		result ok kvm_static_keys_held
-	else
-		result "not ok" kvm_static_keys_held
+		return
 	fi
+	release_keys
+	result "not ok" kvm_static_keys_held
 }
 
-# The holder closes its VMs before it exits, and the pipeline ends when it
-# has exited.
+# The holder closes its VMs before it exits.
 release_keys() {
 	[ -n "$holder" ] || return 0
-	kill -TERM "$holder"
-	wait "$holder_job"
+	kill -TERM "$holder" 2>/dev/null
+	wait "$holder"
+	sed 's/^/    /' /tmp/holder.log
 	holder=
 }
 
@@ -173,9 +172,9 @@ check_memory_returned() {
 }
 
 run_all() {
-	local extra=3
+	local extra=3 hold=
 
-	holding_keys && extra=4
+	holding_keys && hold=1 extra=4
 	echo "TAP version 13"
 	echo "1..$(($(plan_lines | wc -l) + extra))"
 	settle_memory
@@ -184,7 +183,7 @@ run_all() {
 	cat /proc/meminfo > /tmp/meminfo0
 	load_modules
 	holder=
-	holding_keys && hold_keys
+	[ -n "$hold" ] && hold_keys
 	cd /tests || return
 	plan_lines | while read -r name timeout prog args; do
 		# $args unquoted: split into the program's arguments
