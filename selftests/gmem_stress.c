@@ -66,7 +66,7 @@
 #define PREFAULT_PAGES	512
 #define FALLOC_PAGES	1024	/* at most 4 MiB allocated at once */
 /* Allocating operations wait while gmem holds more than this. */
-#define BUDGET_KB	(256l << 10)
+#define BUDGET_KB	(512l << 10)
 
 #define TAG_MAGIC	0x5354000000000000ull
 
@@ -281,6 +281,7 @@ static const struct {
 };
 
 #define NR_ARGS		7
+#define NR_PAST		8
 
 struct thread {
 	pthread_t pthread;
@@ -290,6 +291,8 @@ struct thread {
 	enum kind kind;
 	u64 r[NR_ARGS];
 	char desc[320];
+	/* the last NR_PAST operations before this one, for a failure report */
+	char past[NR_PAST][320];
 	unsigned long done[NR_KINDS], skipped[NR_KINDS], failed_ok[NR_KINDS];
 	unsigned long pages_checked, zeros_after_write, over_budget;
 };
@@ -310,7 +313,7 @@ static u64 next_rand(u64 *state)
  */
 static void __printf(2, 3) fail(struct thread *t, const char *fmt, ...)
 {
-	char msg[512], out[1200];
+	char msg[512], out[NR_PAST * 340 + 600];
 	va_list ap;
 	int len;
 
@@ -329,6 +332,17 @@ static void __printf(2, 3) fail(struct thread *t, const char *fmt, ...)
 	fflush(stdout);
 	if (write(STDERR_FILENO, out, min(len, (int)sizeof(out) - 1)) < 0)
 		_exit(2);
+	if (t && !verbose) {
+		unsigned long i = t->op > NR_PAST ? t->op - NR_PAST : 0;
+
+		len = snprintf(out, sizeof(out), "  thread %d's operations before:\n",
+			       t->id);
+		for (; i < t->op && len < sizeof(out); i++)
+			len += snprintf(out + len, sizeof(out) - len,
+					"    op %lu: %s\n", i, t->past[i % NR_PAST]);
+		if (write(STDERR_FILENO, out, min(len, (int)sizeof(out) - 1)) < 0)
+			_exit(2);
+	}
 	_exit(1);
 }
 
@@ -1224,6 +1238,7 @@ static void *thread_main(void *arg)
 		ops[t->kind](t);
 		if (verbose)
 			print_op(t);
+		memcpy(t->past[t->op % NR_PAST], t->desc, sizeof(t->desc));
 	}
 	return NULL;
 }
