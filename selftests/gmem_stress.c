@@ -697,7 +697,8 @@ out:
 
 static void op_falloc(struct thread *t)
 {
-	bool punch = t->r[1] & 1, huge = t->r[1] & 2, past = t->r[1] % 16 < 2;
+	bool punch = t->r[1] & 1, huge = t->r[1] & 2;
+	bool past = (t->r[1] >> 4) % 16 < 2;
 	u64 unit = huge ? SZ_2M : PAGE_SIZE;
 	int vm, idx, want;
 	struct fview v;
@@ -796,7 +797,7 @@ static void op_bind(struct thread *t)
 {
 	int vm = t->r[0] % NR_VMS, i = t->r[1] % NR_REGIONS, fvm, fidx, j;
 	bool huge = t->r[4] & 1, congruent = t->r[4] & 2;
-	bool past = t->r[4] % 16 < 1, private = t->r[6] & 1;
+	bool past = (t->r[4] >> 4) % 16 == 0, private = t->r[6] & 1;
 	u64 unit = huge ? SZ_2M : PAGE_SIZE;
 	struct svm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
