@@ -245,6 +245,7 @@ static pthread_mutex_t loose_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
 static int sock;
 static int proc;		/* 0: the parent, 1: the child */
+static pid_t child;		/* in the parent: the child, until reaped */
 static u32 next_mem;
 static u64 seed;
 static int nr_threads = 2;
@@ -308,6 +309,20 @@ static u64 next_rand(u64 *state)
 }
 
 /*
+ * Ends the process.  The parent first kills and reaps the child, so that
+ * the child's VMs and files are gone before whatever runs next measures
+ * memory; the child dies with the parent (PR_SET_PDEATHSIG).
+ */
+static void __noreturn die(int status)
+{
+	if (!proc && child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	_exit(status);
+}
+
+/*
  * Reports a broken invariant with all it takes to replay it, in one
  * write(), and ends the process: its peer and then the test fail with it.
  */
@@ -331,7 +346,7 @@ static void __printf(2, 3) fail(struct thread *t, const char *fmt, ...)
 			       seed, proc, msg, seed, nr_threads);
 	fflush(stdout);
 	if (write(STDERR_FILENO, out, min(len, (int)sizeof(out) - 1)) < 0)
-		_exit(2);
+		die(2);
 	if (t && !verbose) {
 		unsigned long i = t->op > NR_PAST ? t->op - NR_PAST : 0;
 
@@ -341,9 +356,9 @@ static void __printf(2, 3) fail(struct thread *t, const char *fmt, ...)
 			len += snprintf(out + len, sizeof(out) - len,
 					"    op %lu: %s\n", i, t->past[i % NR_PAST]);
 		if (write(STDERR_FILENO, out, min(len, (int)sizeof(out) - 1)) < 0)
-			_exit(2);
+			die(2);
 	}
-	_exit(1);
+	die(1);
 }
 
 /* Appends what operation t->op found to its description, after " | ". */
@@ -1360,7 +1375,7 @@ int main(int argc, char **argv)
 	bool seeded = false;
 	long base_slab;
 	int base_vms;
-	pid_t child;
+	pid_t parent;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -1416,10 +1431,14 @@ int main(int argc, char **argv)
 	 */
 	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_DGRAM, 0, socks), "socketpair");
 	TEST_ASSERT(!pipe(done), "pipe");
+	parent = getpid();
 	child = fork();
 	TEST_ASSERT(child >= 0, "fork");
 	if (!child) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* The parent may have died before the prctl(). */
+		if (getppid() != parent)
+			_exit(1);
 		close(socks[0]);
 		close(done[1]);
 		sock = socks[1];
@@ -1435,6 +1454,7 @@ int main(int argc, char **argv)
 	close(done[1]);
 
 	TEST_ASSERT(waitpid(child, &status, 0) == child, "waitpid");
+	child = 0;
 	close(sock);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail(NULL, "process 1 failed (status 0x%x)", status);
