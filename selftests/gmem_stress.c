@@ -23,7 +23,9 @@
  *    test's model of the state predicts where the model knows;
  *  - at the end, with every fd closed and both processes done, the VMs
  *    alive, Unevictable memory and the gmem slab caches' active objects
- *    are back where they were before.
+ *    are back where they were before;
+ *  - and the run did something: the guest checked a page, and a
+ *    touch, a bind and a fallocate each succeeded, in either process.
  *
  * Replay: with the same --seed and --threads, every thread of each process
  * draws the same operations (kind and arguments) in the same order: each
@@ -294,6 +296,14 @@ struct thread {
 	char desc[320];
 	/* the last NR_PAST operations before this one, for a failure report */
 	char past[NR_PAST][320];
+	unsigned long done[NR_KINDS], skipped[NR_KINDS], failed_ok[NR_KINDS];
+	unsigned long pages_checked, zeros_after_write, over_budget;
+};
+
+/* What a process did, added up over its threads; the child sends its own. */
+struct totals {
+	unsigned long ops;
+	/* succeeded, skipped, failed with an expected errno */
 	unsigned long done[NR_KINDS], skipped[NR_KINDS], failed_ok[NR_KINDS];
 	unsigned long pages_checked, zeros_after_write, over_budget;
 };
@@ -756,11 +766,12 @@ static void op_falloc(struct thread *t)
 		want = 0;
 	note(t, "fd %d mem 0x%x size 0x%lx offset 0x%lx len 0x%lx", v.fd,
 	     v.mem, v.size, off, len);
-	check(t, punch ? C_PUNCH : C_ALLOC,
-	      errno_of(fallocate(v.fd, FALLOC_FL_KEEP_SIZE |
-				 (punch ? FALLOC_FL_PUNCH_HOLE : 0), off, len)),
-	      want);
-	t->done[t->kind]++;
+	if (!check(t, punch ? C_PUNCH : C_ALLOC,
+		   errno_of(fallocate(v.fd, FALLOC_FL_KEEP_SIZE |
+				      (punch ? FALLOC_FL_PUNCH_HOLE : 0),
+				      off, len)),
+		   want))
+		t->done[t->kind]++;
 out:
 	unlock_two(vm, vm);
 }
@@ -980,8 +991,8 @@ static void op_prefault(struct thread *t)
 	do {
 		err = errno_of(__vcpu_ioctl(s->vcpu, KVM_PRE_FAULT_MEMORY, &range));
 	} while (!err && range.size);
-	check(t, C_PREFAULT, err, inside ? 0 : -1);
-	t->done[t->kind]++;
+	if (!check(t, C_PREFAULT, err, inside ? 0 : -1))
+		t->done[t->kind]++;
 out:
 	pthread_mutex_unlock(&s->lock);
 }
@@ -1261,12 +1272,9 @@ static void *thread_main(void *arg)
 
 /* ---- a process: its VMs, its threads, then everything closed ---- */
 
-static void run_process(void)
+static void run_process(struct totals *sum)
 {
 	struct thread threads[MAX_THREADS] = {};
-	unsigned long done[NR_KINDS] = {}, skipped[NR_KINDS] = {};
-	unsigned long failed_ok[NR_KINDS] = {}, nops = 0, pages = 0, zeros = 0;
-	unsigned long budget = 0;
 	int i, k;
 
 	for (i = 0; i < NR_VMS; i++) {
@@ -1287,14 +1295,14 @@ static void run_process(void)
 	}
 	for (i = 0; i < nr_threads; i++) {
 		pthread_join(threads[i].pthread, NULL);
-		nops += threads[i].op;
-		pages += threads[i].pages_checked;
-		zeros += threads[i].zeros_after_write;
-		budget += threads[i].over_budget;
+		sum->ops += threads[i].op;
+		sum->pages_checked += threads[i].pages_checked;
+		sum->zeros_after_write += threads[i].zeros_after_write;
+		sum->over_budget += threads[i].over_budget;
 		for (k = 0; k < NR_KINDS; k++) {
-			done[k] += threads[i].done[k];
-			skipped[k] += threads[i].skipped[k];
-			failed_ok[k] += threads[i].failed_ok[k];
+			sum->done[k] += threads[i].done[k];
+			sum->skipped[k] += threads[i].skipped[k];
+			sum->failed_ok[k] += threads[i].failed_ok[k];
 		}
 	}
 
@@ -1304,15 +1312,35 @@ static void run_process(void)
 		if (loose[i].fd >= 0)
 			close(loose[i].fd);
 
-	printf("process %d: %lu operations (done/skipped/expected errors):",
-	       proc, nops);
+	printf("process %d: %lu operations (succeeded/skipped/expected errors):",
+	       proc, sum->ops);
 	for (k = 0; k < NR_KINDS; k++)
-		printf(" %s %lu/%lu/%lu", kinds[k].name, done[k], skipped[k],
-		       failed_ok[k]);
-	printf("\nprocess %d: the guest checked %lu private pages", proc, pages);
-	printf(" and read zero right after its own write %lu times;", zeros);
-	printf(" %lu operations waited for memory\n", budget);
+		printf(" %s %lu/%lu/%lu", kinds[k].name, sum->done[k],
+		       sum->skipped[k], sum->failed_ok[k]);
+	printf("\nprocess %d: the guest checked %lu private pages", proc,
+	       sum->pages_checked);
+	printf(" and read zero right after its own write %lu times;",
+	       sum->zeros_after_write);
+	printf(" %lu operations waited for memory\n", sum->over_budget);
 	fflush(stdout);
+}
+
+/*
+ * A run in which the guest checked no page, or no memory was ever touched,
+ * bound or allocated, checked nothing: it fails.
+ */
+static void check_did_something(const struct totals *a,
+				const struct totals *b)
+{
+	static const enum kind needed[] = { OP_TOUCH, OP_BIND, OP_FALLOC };
+	int i;
+
+	if (!a->pages_checked && !b->pages_checked)
+		fail(NULL, "the guest checked no private page");
+	for (i = 0; i < ARRAY_SIZE(needed); i++)
+		if (!a->done[needed[i]] && !b->done[needed[i]])
+			fail(NULL, "no %s operation succeeded",
+			     kinds[needed[i]].name);
 }
 
 /* Active objects in the gmem slab caches (/proc/slabinfo "gmem*"). */
@@ -1371,7 +1399,9 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{}
 	};
-	int socks[2], done[2], status, c;
+	int socks[2], done[2], results[2], status, c;
+	struct totals mine = {}, its = {};
+	ssize_t got;
 	bool seeded = false;
 	long base_slab;
 	int base_vms;
@@ -1399,7 +1429,8 @@ int main(int argc, char **argv)
 			usage(argv[0]);
 		}
 	}
-	if (optind != argc || nr_threads < 1 || nr_threads > MAX_THREADS)
+	if (optind != argc || nr_threads < 1 || nr_threads > MAX_THREADS ||
+	    seconds <= 0)
 		usage(argv[0]);
 	/* Whole lines, and none lost when a failure ends the process. */
 	setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
@@ -1428,9 +1459,11 @@ int main(int argc, char **argv)
 	 * Neither process closes its end of the socket before the other is
 	 * done, so that a send never finds it gone: the child waits for the
 	 * parent to close @done (or to die), the parent for the child to exit.
+	 * The child sends what it did over @results.
 	 */
 	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_DGRAM, 0, socks), "socketpair");
 	TEST_ASSERT(!pipe(done), "pipe");
+	TEST_ASSERT(!pipe(results), "pipe");
 	parent = getpid();
 	child = fork();
 	TEST_ASSERT(child >= 0, "fork");
@@ -1441,24 +1474,33 @@ int main(int argc, char **argv)
 			_exit(1);
 		close(socks[0]);
 		close(done[1]);
+		close(results[0]);
 		sock = socks[1];
 		proc = 1;
-		run_process();
+		run_process(&mine);
+		TEST_ASSERT(write(results[1], &mine, sizeof(mine)) == sizeof(mine),
+			    "write(results)");
 		TEST_ASSERT(read(done[0], &c, 1) == 0, "read(done)");
 		exit(0);
 	}
 	close(socks[1]);
 	close(done[0]);
+	close(results[1]);
 	sock = socks[0];
-	run_process();
+	run_process(&mine);
 	close(done[1]);
 
+	/* Less than a whole struct: the child died, and says how below. */
+	got = read(results[0], &its, sizeof(its));
 	TEST_ASSERT(waitpid(child, &status, 0) == child, "waitpid");
 	child = 0;
 	close(sock);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail(NULL, "process 1 failed (status 0x%x)", status);
+	if (got != sizeof(its))
+		fail(NULL, "process 1 exited without its totals");
 	check_all_back(base_slab, base_vms);
+	check_did_something(&mine, &its);
 	printf("gmem_stress: seed %lu: every invariant held\n",
 	       seed);
 	return 0;
