@@ -1119,7 +1119,7 @@ static void op_send(struct thread *t)
 	};
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
 	struct fview v;
-	int vm, idx;
+	int vm, idx, err;
 	char name[32];
 
 	draw_file(t->r[0], &vm, &idx);
@@ -1142,7 +1142,11 @@ static void op_send(struct thread *t)
 	cmsg->cmsg_type = SCM_RIGHTS;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cmsg), &v.fd, sizeof(int));
-	if (!check(t, C_SEND, errno_of(sendmsg(sock, &msg, MSG_DONTWAIT)), -1)) {
+	err = errno_of(sendmsg(sock, &msg, MSG_DONTWAIT));
+	/* The other end is gone: that process failed, or was killed. */
+	if (err == ECONNREFUSED || err == EPIPE || err == ENOTCONN)
+		fail(NULL, "process %d died", !proc);
+	if (!check(t, C_SEND, err, -1)) {
 		if (v.gf)
 			v.gf->sent = true;
 		t->done[t->kind]++;
