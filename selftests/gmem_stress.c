@@ -347,13 +347,13 @@ static void __printf(2, 3) fail(struct thread *t, const char *fmt, ...)
 	va_end(ap);
 	if (t)
 		len = snprintf(out, sizeof(out),
-			       "FAIL seed %lu process %d thread %d op %lu: %s\n  %s\n  replay: gmem_stress --seed %lu --threads %d --ops %lu\n",
+			       "FAIL seed %lu process %d thread %d op %lu: %s\n  %s\n  replay: gmem_stress --seed %lu --seconds %ld --threads %d --ops %lu\n",
 			       seed, proc, t->id, t->op, t->desc, msg, seed,
-			       nr_threads, t->op + 1);
+			       seconds, nr_threads, t->op + 1);
 	else
 		len = snprintf(out, sizeof(out),
-			       "FAIL seed %lu process %d: %s\n  replay: gmem_stress --seed %lu --threads %d\n",
-			       seed, proc, msg, seed, nr_threads);
+			       "FAIL seed %lu process %d: %s\n  replay: gmem_stress --seed %lu --seconds %ld --threads %d\n",
+			       seed, proc, msg, seed, seconds, nr_threads);
 	fflush(stdout);
 	if (write(STDERR_FILENO, out, min(len, (int)sizeof(out) - 1)) < 0)
 		die(2);
