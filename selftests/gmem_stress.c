@@ -28,11 +28,13 @@
  *    touch, a bind and a fallocate each succeeded, in either process.
  *
  * Replay: with the same --seed and --threads, every thread of each process
- * draws the same operations (kind and arguments) in the same order: each
- * thread has its own generator, seeded from the seed, the process and the
- * thread, and draws a fixed number of values per operation whatever the
- * state.  What an operation finds (an empty slot, a memslot bound or not,
- * an fd waiting on the socket) depends on how the threads and processes
+ * draws the same operation kinds and raw random values in the same order:
+ * each thread has its own generator, seeded from the seed, the process
+ * and the thread, and draws a fixed number of values per operation
+ * whatever the state.  Offsets and lengths derive from those values and
+ * whatever file or memslot is in the slot at that moment, so they, like
+ * what an operation finds (an empty slot, a memslot bound or not, an fd
+ * waiting on the socket), depend on how the threads and processes
  * interleave, and so do the outcomes and how many operations fit in
  * --seconds; --ops N stops every thread after N operations.
  */
