@@ -585,8 +585,20 @@ static void vm_up(struct svm *s)
 	s->ghost_overflow = false;
 }
 
+/*
+ * close() of an fd the model holds open: an error (EBADF) means the model
+ * is wrong.  @t may be NULL (the end of the run).
+ */
+static void close_fd(struct thread *t, int fd)
+{
+	if (close(fd))
+		fail(t, "close(%d): errno %d (%s): the model's fd was not open",
+		     fd, errno, strerror(errno));
+}
+
 /* Moves @f's fd to a free loose slot, else closes it. */
-static void orphan_file(struct svm *s, int vm, struct gfile *f)
+static void orphan_file(struct thread *t, struct svm *s, int vm,
+			struct gfile *f)
 {
 	int i;
 
@@ -597,11 +609,11 @@ static void orphan_file(struct svm *s, int vm, struct gfile *f)
 					   f->falloc, proc, vm, s->gen };
 		return;
 	}
-	close(f->fd);
+	close_fd(t, f->fd);
 }
 
 /* Destroys @s's VM; its open guest_memfds are closed, or kept if @keep. */
-static void vm_down(struct svm *s, int vm, bool keep)
+static void vm_down(struct thread *t, struct svm *s, int vm, bool keep)
 {
 	int i;
 
@@ -610,9 +622,9 @@ static void vm_down(struct svm *s, int vm, bool keep)
 
 		if (f->used && f->fd >= 0) {
 			if (keep)
-				orphan_file(s, vm, f);
+				orphan_file(t, s, vm, f);
 			else
-				close(f->fd);
+				close_fd(t, f->fd);
 		}
 		f->used = false;
 		f->bound = 0;
@@ -1188,7 +1200,7 @@ static void op_recv(struct thread *t)
 	 */
 	if (m.owner_proc == proc &&
 	    READ_ONCE(vms[m.owner_vm].gen) == m.owner_gen) {
-		close(fd);
+		close_fd(t, fd);
 	} else {
 		*l = (struct loose){ fd, m.mem, m.size, m.link, m.falloc,
 				     m.owner_proc, m.owner_vm, m.owner_gen };
@@ -1208,7 +1220,7 @@ static void op_recreate(struct thread *t)
 		 vm, keep ? "keeping" : "closing");
 	pthread_mutex_lock(&s->lock);
 	pthread_mutex_lock(&loose_lock);
-	vm_down(s, vm, keep);
+	vm_down(t, s, vm, keep);
 	pthread_mutex_unlock(&loose_lock);
 	vm_up(s);
 	t->done[t->kind]++;
@@ -1313,10 +1325,10 @@ static void run_process(struct totals *sum)
 	}
 
 	for (i = 0; i < NR_VMS; i++)
-		vm_down(&vms[i], i, false);
+		vm_down(NULL, &vms[i], i, false);
 	for (i = 0; i < NR_LOOSE; i++)
 		if (loose[i].fd >= 0)
-			close(loose[i].fd);
+			close_fd(NULL, loose[i].fd);
 
 	printf("process %d: %lu operations (succeeded/skipped/expected errors):",
 	       proc, sum->ops);
