@@ -338,7 +338,7 @@ static void __noreturn die(int status)
  * Reports a broken invariant with all it takes to replay it, in one
  * write(), and ends the process: its peer and then the test fail with it.
  */
-static void __printf(2, 3) fail(struct thread *t, const char *fmt, ...)
+static void __noreturn __printf(2, 3) fail(struct thread *t, const char *fmt, ...)
 {
 	char msg[512], out[NR_PAST * 340 + 600];
 	va_list ap;
@@ -1070,7 +1070,10 @@ static void op_touch(struct thread *t)
 	case UCALL_SYNC:
 		break;
 	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
+		/* REPORT_GUEST_ASSERT(), with the seed and the replay line */
+		fail(t, "guest assertion at %s:%lu: %s: %s",
+		     (const char *)uc.args[GUEST_FILE], uc.args[GUEST_LINE],
+		     (const char *)uc.args[GUEST_ERROR_STRING], uc.buffer);
 	default:
 		fail(t, "unexpected ucall %lu", uc.cmd);
 	}
