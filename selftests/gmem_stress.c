@@ -1497,6 +1497,9 @@ int main(int argc, char **argv)
 		       BIT(KVM_X86_SW_PROTECTED_VM), "no KVM_X86_SW_PROTECTED_VM");
 	__TEST_REQUIRE(kvm_check_cap(KVM_CAP_GUEST_MEMFD_LINK),
 		       "no KVM_LINK_GUEST_MEMFD (not the gmem variant)");
+	__TEST_REQUIRE((kvm_check_cap(KVM_CAP_GUEST_MEMFD_HUGEPAGE) &
+			(PAGE_SIZE | SZ_2M)) == (PAGE_SIZE | SZ_2M),
+		       "no KVM_CAP_GUEST_MEMFD_HUGEPAGE with 4 KiB and 2 MiB pages");
 
 	base_unevictable_kb = unevictable_kb();
 	base_slab = gmem_slab_objects();
