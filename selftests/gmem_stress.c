@@ -210,7 +210,7 @@ struct region {
 	void *hva;	/* the shared view */
 };
 
-struct svm {
+struct stress_vm {
 	pthread_mutex_t lock;
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
@@ -242,7 +242,7 @@ struct fd_msg {
 	u8 link, falloc, owner_proc, owner_vm;
 };
 
-static struct svm vms[NR_VMS];
+static struct stress_vm vms[NR_VMS];
 static struct loose loose[NR_LOOSE];
 static pthread_mutex_t loose_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The selftest library's VM set-up and teardown, one at a time. */
@@ -524,7 +524,7 @@ static void unlock_two(int a, int b)
 		pthread_mutex_unlock(&vms[b].lock);
 }
 
-static void add_ghost(struct svm *s, u32 mem)
+static void add_ghost(struct stress_vm *s, u32 mem)
 {
 	if (s->nr_ghosts < NR_GHOSTS)
 		s->ghosts[s->nr_ghosts++] = mem;
@@ -536,7 +536,7 @@ static void add_ghost(struct svm *s, u32 mem)
  * Whether @s has a file on memory @mem: 1 yes, 0 no, -1 perhaps (one was
  * sent to the other process, which may still hold it).
  */
-static int vm_has_mem(struct svm *s, u32 mem)
+static int vm_has_mem(struct stress_vm *s, u32 mem)
 {
 	int i;
 
@@ -552,7 +552,7 @@ static int vm_has_mem(struct svm *s, u32 mem)
 }
 
 /* The file slot's fd is closed; forget the file once no memslot holds it. */
-static void file_fd_closed(struct svm *s, struct gfile *f)
+static void file_fd_closed(struct stress_vm *s, struct gfile *f)
 {
 	f->fd = -1;
 	if (f->bound)
@@ -564,7 +564,7 @@ static void file_fd_closed(struct svm *s, struct gfile *f)
 
 /* ---- VMs ---- */
 
-static void vm_up(struct svm *s)
+static void vm_up(struct stress_vm *s)
 {
 	const struct vm_shape shape = {
 		.mode = VM_MODE_DEFAULT,
@@ -597,7 +597,7 @@ static void close_fd(struct thread *t, int fd)
 }
 
 /* Moves @f's fd to a free loose slot, else closes it. */
-static void orphan_file(struct thread *t, struct svm *s, int vm,
+static void orphan_file(struct thread *t, struct stress_vm *s, int vm,
 			struct gfile *f)
 {
 	int i;
@@ -613,7 +613,7 @@ static void orphan_file(struct thread *t, struct svm *s, int vm,
 }
 
 /* Destroys @s's VM; its open guest_memfds are closed, or kept if @keep. */
-static void vm_down(struct thread *t, struct svm *s, int vm, bool keep)
+static void vm_down(struct thread *t, struct stress_vm *s, int vm, bool keep)
 {
 	int i;
 
@@ -642,7 +642,7 @@ static void vm_down(struct thread *t, struct svm *s, int vm, bool keep)
 	}
 }
 
-static bool is_private(struct svm *s, u64 gpa)
+static bool is_private(struct stress_vm *s, u64 gpa)
 {
 	u64 i = (gpa - WINDOW_GPA) / PAGE_SIZE;
 
@@ -656,7 +656,7 @@ static void op_create(struct thread *t)
 	int vm = t->r[0] % NR_VMS, idx = t->r[1] % NR_FILES;
 	u64 size = draw_size(t->r[2]);
 	bool link = t->r[3] & 1, huge = t->r[3] & 2;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 	struct gfile *f = &s->files[idx];
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_GUEST_MEMFD_LINK };
 	int fd;
@@ -688,9 +688,9 @@ out:
 
 static void op_link(struct thread *t)
 {
-	int vm = t->r[0] % NR_VMS, idx = t->r[1] % NR_FILES, svm, sidx;
+	int vm = t->r[0] % NR_VMS, idx = t->r[1] % NR_FILES, src_vm, src_idx;
 	u64 flags = t->r[3] % 4 == 0 ? KVM_LINK_GUEST_MEMFD_NO_FALLOCATE : 0;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 	struct gfile *f = &s->files[idx];
 	struct kvm_link_guest_memfd args = {};
 	struct fview src;
@@ -699,13 +699,13 @@ static void op_link(struct thread *t)
 
 	if (t->r[4] % 4 == 0)
 		flags |= KVM_LINK_GUEST_MEMFD_NO_LINK;
-	draw_file(t->r[2], &svm, &sidx);
+	draw_file(t->r[2], &src_vm, &src_idx);
 	snprintf(t->desc, sizeof(t->desc),
 		 "link %s into vm%d.file%d flags 0x%lx",
-		 file_name(svm, sidx, name, sizeof(name)), vm, idx,
+		 file_name(src_vm, src_idx, name, sizeof(name)), vm, idx,
 		 flags);
-	lock_two(vm, svm);
-	if (f->used || !get_file(svm, sidx, &src)) {
+	lock_two(vm, src_vm);
+	if (f->used || !get_file(src_vm, src_idx, &src)) {
 		skip(t);
 		goto out;
 	}
@@ -731,7 +731,7 @@ static void op_link(struct thread *t)
 		t->done[t->kind]++;
 	}
 out:
-	unlock_two(vm, svm);
+	unlock_two(vm, src_vm);
 }
 
 static void op_falloc(struct thread *t)
@@ -791,8 +791,8 @@ out:
 }
 
 /* KVM_SET_MEMORY_ATTRIBUTES, and the model's copy of them. */
-static void set_attributes(struct thread *t, struct svm *s, u64 gpa, u64 size,
-			   bool private)
+static void set_attributes(struct thread *t, struct stress_vm *s, u64 gpa,
+			   u64 size, bool private)
 {
 	struct kvm_memory_attributes attr = {
 		.attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
@@ -812,7 +812,7 @@ static void set_attributes(struct thread *t, struct svm *s, u64 gpa, u64 size,
 	}
 }
 
-static int set_region(struct svm *s, int i, u64 gpa, u64 size, int fd,
+static int set_region(struct stress_vm *s, int i, u64 gpa, u64 size, int fd,
 		      u64 offset, void *hva)
 {
 	struct kvm_userspace_memory_region2 region = {
@@ -839,7 +839,7 @@ static void op_bind(struct thread *t)
 	bool huge = t->r[4] & 1, congruent = t->r[4] & 2;
 	bool past = (t->r[4] >> 4) % 16 == 0, private = t->r[6] & 1;
 	u64 unit = huge ? SZ_2M : PAGE_SIZE;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
 	u64 off, size, gpa, slot_off;
 	struct fview v;
@@ -914,7 +914,7 @@ out:
 static void op_unbind(struct thread *t)
 {
 	int vm = t->r[0] % NR_VMS, i = t->r[1] % NR_REGIONS;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
 	struct gfile *f;
 
@@ -943,7 +943,7 @@ static void op_attr(struct thread *t)
 	 * the whole memslot.
 	 */
 	bool whole = t->r[2] % 4 != 0, private = (t->r[2] >> 8) % 4 != 0;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
 	u64 p, gpa, size;
 
@@ -971,7 +971,7 @@ static void op_prefault(struct thread *t)
 {
 	int vm = t->r[0] % NR_VMS, i = t->r[1] % NR_REGIONS;
 	bool inside = t->r[2] % 4 != 0;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
 	struct kvm_pre_fault_memory range = {};
 	u64 p, n;
@@ -1015,7 +1015,7 @@ static void op_touch(struct thread *t)
 {
 	int vm = t->r[0] % NR_VMS, i = t->r[1] % NR_REGIONS;
 	bool write = t->r[2] % 4 != 0;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
 	struct guest_req *g;
 	struct gfile *f;
@@ -1217,7 +1217,7 @@ static void op_recreate(struct thread *t)
 {
 	int vm = t->r[0] % NR_VMS;
 	bool keep = t->r[1] & 1;
-	struct svm *s = &vms[vm];
+	struct stress_vm *s = &vms[vm];
 
 	snprintf(t->desc, sizeof(t->desc), "recreate vm%d, %s its guest_memfds",
 		 vm, keep ? "keeping" : "closing");
