@@ -486,15 +486,19 @@ static bool get_file(int vm, int idx, struct fview *v)
 
 		if (!f->used || f->fd < 0)
 			return false;
-		*v = (struct fview){ f->fd, f->mem, f->size, f->link, f->falloc,
-				     f, NULL };
+		*v = (struct fview){
+			.fd = f->fd, .mem = f->mem, .size = f->size,
+			.link = f->link, .falloc = f->falloc, .gf = f,
+		};
 	} else {
 		struct loose *l = &loose[idx];
 
 		if (l->fd < 0)
 			return false;
-		*v = (struct fview){ l->fd, l->mem, l->size, l->link, l->falloc,
-				     NULL, l };
+		*v = (struct fview){
+			.fd = l->fd, .mem = l->mem, .size = l->size,
+			.link = l->link, .falloc = l->falloc, .l = l,
+		};
 	}
 	return true;
 }
@@ -605,8 +609,11 @@ static void orphan_file(struct thread *t, struct stress_vm *s, int vm,
 	for (i = 0; i < NR_LOOSE; i++) {
 		if (loose[i].fd >= 0)
 			continue;
-		loose[i] = (struct loose){ f->fd, f->mem, f->size, f->link,
-					   f->falloc, proc, vm, s->gen };
+		loose[i] = (struct loose){
+			.fd = f->fd, .mem = f->mem, .size = f->size,
+			.link = f->link, .falloc = f->falloc,
+			.owner_proc = proc, .owner_vm = vm, .owner_gen = s->gen,
+		};
 		return;
 	}
 	close_fd(t, f->fd);
@@ -677,10 +684,12 @@ static void op_create(struct thread *t)
 	check(t, C_CAP, errno_of(__vm_ioctl(s->vm, KVM_ENABLE_CAP, &cap)), 0);
 	fd = __vm_create_guest_memfd(s->vm, size, 0);
 	check(t, C_CREATE, errno_of(fd), 0);
-	*f = (struct gfile){ true, fd,
-			     proc << 20 | __atomic_add_fetch(&next_mem, 1,
-							     __ATOMIC_RELAXED),
-			     size, link, true, false, 0 };
+	*f = (struct gfile){
+		.used = true, .fd = fd,
+		.mem = proc << 20 | __atomic_add_fetch(&next_mem, 1,
+						       __ATOMIC_RELAXED),
+		.size = size, .link = link, .falloc = true,
+	};
 	t->done[t->kind]++;
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -724,10 +733,14 @@ static void op_link(struct thread *t)
 		want = src.link ? 0 : EPERM;
 	check(t, C_LINK, err, want);
 	if (fd >= 0) {
-		*f = (struct gfile){ true, fd, src.mem, src.size,
-				     src.link && !(flags & KVM_LINK_GUEST_MEMFD_NO_LINK),
-				     src.falloc && !(flags & KVM_LINK_GUEST_MEMFD_NO_FALLOCATE),
-				     false, 0 };
+		*f = (struct gfile){
+			.used = true, .fd = fd, .mem = src.mem,
+			.size = src.size,
+			.link = src.link &&
+				!(flags & KVM_LINK_GUEST_MEMFD_NO_LINK),
+			.falloc = src.falloc &&
+				  !(flags & KVM_LINK_GUEST_MEMFD_NO_FALLOCATE),
+		};
 		t->done[t->kind]++;
 	}
 out:
@@ -902,7 +915,10 @@ static void op_bind(struct thread *t)
 		munmap(hva, size);
 		goto out;
 	}
-	*rg = (struct region){ fidx, gpa, size, off, hva };
+	*rg = (struct region){
+		.file = fidx, .gpa = gpa, .size = size, .offset = off,
+		.hva = hva,
+	};
 	s->files[fidx].bound++;
 	if (private)
 		set_attributes(t, s, gpa, size, true);
@@ -1147,7 +1163,10 @@ static void op_send(struct thread *t)
 		skip(t);
 		goto out;
 	}
-	m = (struct fd_msg){ v.mem, 0, v.size, v.link, v.falloc, proc, vm };
+	m = (struct fd_msg){
+		.mem = v.mem, .size = v.size, .link = v.link,
+		.falloc = v.falloc, .owner_proc = proc, .owner_vm = vm,
+	};
 	if (v.gf) {
 		m.owner_gen = vms[vm].gen;
 	} else {
@@ -1205,8 +1224,12 @@ static void op_recv(struct thread *t)
 	    READ_ONCE(vms[m.owner_vm].gen) == m.owner_gen) {
 		close_fd(t, fd);
 	} else {
-		*l = (struct loose){ fd, m.mem, m.size, m.link, m.falloc,
-				     m.owner_proc, m.owner_vm, m.owner_gen };
+		*l = (struct loose){
+			.fd = fd, .mem = m.mem, .size = m.size,
+			.link = m.link, .falloc = m.falloc,
+			.owner_proc = m.owner_proc, .owner_vm = m.owner_vm,
+			.owner_gen = m.owner_gen,
+		};
 	}
 	t->done[t->kind]++;
 out:
