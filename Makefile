@@ -225,6 +225,24 @@ soak: modules tests
 	$(foreach i,$(soak_boots),$(call soak_boot,$(i)))
 	scripts/tap-summary.sh $(foreach i,$(soak_boots),$(call guest_log,soak-$(i)))
 
+# selftests/gmem_stress.c in a guest of its own: random operations for
+# SECONDS (default 300) on SEED (default: one the program picks and
+# prints; the same seed replays the same operations, see README.md) with
+# THREADS threads in each of its two processes.
+SECONDS ?= 300
+SEED ?=
+THREADS ?= 2
+stress_plan := $(out)/guest/stress-$(VARIANT).plan.in
+
+.PHONY: stress
+stress: export GUEST_TIMEOUT := $(shell echo $$(($(SECONDS) + 600)))
+stress: modules tests
+	@mkdir -p $(out)/guest
+	echo "gmem_stress $$(($(SECONDS) + 300)) gmem/gmem_stress" \
+		"--seconds $(SECONDS) --threads $(THREADS)$(if $(SEED), --seed $(SEED))" \
+		> $(stress_plan)
+	$(call run_guest,stress,$(stress_plan))
+
 clean:
 	rm -rf build
 
