@@ -59,6 +59,7 @@ function reset(file) {
 		prefix = prefix ": "
 	}
 	in_dmesg = dumped = problems = done = planned = top = 0
+	la57_wild = la57_known = 0
 	console_problem = ""
 	split("", nchild)
 	split("", nchildfail)
@@ -76,6 +77,7 @@ function judge() {
 		return
 	}
 	if (in_dmesg) {
+		known_report()
 		if (problem($0)) {
 			problems++
 			if (problems <= 20)
@@ -102,6 +104,17 @@ function judge() {
 
 	if ($0 ~ /^ *(not )?ok [0-9]+/)
 		result()
+}
+
+# KASAN of 6.12 on a CPU with 5-level paging: an interrupt while
+# identify_cpu() has cleared the boot CPU'"'"'s feature bits sees the lock of
+# its irq_desc as a wild access (README.md, "The debug kernel").  It still
+# fails the run, as every report does, but is named for what it is.
+function known_report() {
+	if ($0 ~ /BUG: KASAN: wild-memory-access in do_raw_spin_lock/)
+		la57_wild = 1
+	if (la57_wild && $0 ~ /RIP: .*identify_cpu/)
+		la57_known = 1
 }
 
 function result() {
@@ -150,6 +163,10 @@ function finish() {
 		say("failed: " problems " problem line(s) in the guest kernel log")
 		fail++
 	}
+	if (la57_known)
+		say("note: that KASAN report is the known false positive of " \
+		    "KASAN with 5-level paging during identify_cpu(), not " \
+		    "gmem: boot the debug kernel with no5lvl")
 }
 
 BEGIN {
