@@ -19,8 +19,11 @@
 # The tree is kept under $CACHE/$KVER/debug-kernel/, keyed by the source
 # package's version and a hash of the fragments: built once, and again only
 # when either changes.  Its log, the merged .config and the build time in
-# seconds (build-seconds) stay beside it.  Prints the tree's path on stdout
-# as its last line; progress goes to stderr.
+# seconds (build-time: wall clock, and the CPU time of make and its
+# children) stay beside it; $CACHE/$KVER/debug-kernel/current
+# links to the tree of the fragments as they are now, for the Makefile.
+# Prints the tree's path on stdout as its last line; progress goes to
+# stderr.
 #
 # Usage: scripts/build-debug-kernel.sh KVER
 # Environment: JOBS (make -j, default: the number of CPUs).
@@ -40,7 +43,8 @@ src=$base/src-$srcver/linux-source-6.12
 obj=$base/build-$key
 
 if [ -f "$obj/.complete" ]; then
-	log "$obj (built in $(cat "$obj/build-seconds") s)"
+	log "$obj (built in $(head -n 1 "$obj/build-time"))"
+	ln -sfn "build-$key" "$base/current"
 	echo "$obj"
 	exit 0
 fi
@@ -55,7 +59,8 @@ if [ ! -f "$src/.extracted" ]; then
 	touch "$src/.extracted"
 fi
 
-rm -rf "$obj"
+# A tree whose build was interrupted is reused: Kbuild rebuilds only what
+# is missing or what a changed option reaches.
 mkdir -p "$obj"
 log "merging $(cd "$top" && echo debug-kernel/*.config) onto x86_64_defconfig"
 (cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" \
@@ -85,11 +90,11 @@ done < <(cat $fragments)
 log "every option of the fragments holds ($(grep -c '^CONFIG_' "$obj/.config") set)"
 
 log "building bzImage and modules with -j${JOBS:-$(nproc)} (log: $obj/build.log)"
-start=$(date +%s)
-make -C "$src" O="$obj" -j"${JOBS:-$(nproc)}" bzImage modules \
-	> "$obj/build.log" 2>&1 ||
+TIMEFORMAT="%0R s wall clock, %0U s user + %0S s system CPU"
+{ time make -C "$src" O="$obj" -j"${JOBS:-$(nproc)}" bzImage modules \
+	> "$obj/build.log" 2>&1 ; } 2> "$obj/build-time" ||
 	{ tail -n 30 "$obj/build.log" >&2; log "build failed"; exit 1; }
-echo $(($(date +%s) - start)) > "$obj/build-seconds"
-log "built $(make -s -C "$src" O="$obj" kernelrelease) in $(cat "$obj/build-seconds") s"
+log "built $(make -s -C "$src" O="$obj" kernelrelease) in $(head -n 1 "$obj/build-time")"
 touch "$obj/.complete"
+ln -sfn "build-$key" "$base/current"
 echo "$obj"
