@@ -42,6 +42,12 @@ base=$CACHE/$kver/debug-kernel
 src=$base/src-$srcver/linux-source-6.12
 obj=$base/build-$key
 
+# One build at a time: a second caller waits for the first, then finds
+# the tree built.
+mkdir -p "$base"
+exec 9> "$base/.lock"
+flock 9
+
 if [ -f "$obj/.complete" ]; then
 	log "$obj (built in $(head -n 1 "$obj/build-time"))"
 	ln -sfn "build-$key" "$base/current"
