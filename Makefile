@@ -264,32 +264,24 @@ debug_cmdline := kasan_multi_shot no5lvl gmem_drain_slabs=1 \
 debug_env = GUEST_TIMEOUT_FACTOR=$(DEBUG_TIMEOUT_FACTOR) \
 	GUEST_CMDLINE="$(debug_cmdline) $(1)"
 
-# Upstream's selftests are the contract both variants fill; gmem's own
-# test what only the gmem variant does.
-check_plans := selftests/upstream.plan demo/private_mem.plan \
-	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan kunit/kunit.plan \
-		demo/demo.plan)
-
-# On the gmem variant, a second, short guest loads and unloads gmem.ko
-# alone, then waits for the RCU callbacks its exit left behind
-# (selftests/module_cycle.plan); rcu_nocbs=all makes them lazy, as they
-# are wherever callbacks are offloaded.
-module_cycle_guest := $(if $(filter gmem,$(VARIANT)),module-cycle)
-
-# check_guests_KERNEL: the guests make check boots on that kernel.
+# check_guests_KERNEL: the guests make check boots on that kernel (each
+# ends with a newline, so that the next kernel's start on lines of their
+# own).
 define check_guests_stock
-	$(call run_guest,check,$(check_plans))
-	$(if $(module_cycle_guest),$(call run_guest,module-cycle,\
-		selftests/module_cycle.plan,$(moddir)/gmem/gmem.ko,\
-		GUEST_MEM=512M GUEST_CMDLINE=rcu_nocbs=all))
+$(call run_guest,check,$(check_plans))
+$(if $(module_cycle_guest),$(call run_guest,module-cycle,\
+	selftests/module_cycle.plan,$(moddir)/gmem/gmem.ko,\
+	GUEST_MEM=512M GUEST_CMDLINE=rcu_nocbs=all))
+
 endef
 define check_guests_debug
-	$(call run_guest,check-debug,$(check_plans),$(dbg_guest_modules),\
-		$(call debug_env),$(dbgimage),$(dbgtestdir))
-	$(if $(module_cycle_guest),$(call run_guest,module-cycle-debug,\
-		selftests/module_cycle.plan,$(dbgmoddir)/gmem/gmem.ko,\
-		GUEST_MEM=512M $(call debug_env,rcu_nocbs=all),$(dbgimage),\
-		$(dbgtestdir)))
+$(call run_guest,check-debug,$(check_plans),$(dbg_guest_modules),\
+	$(call debug_env),$(dbgimage),$(dbgtestdir))
+$(if $(module_cycle_guest),$(call run_guest,module-cycle-debug,\
+	selftests/module_cycle.plan,$(dbgmoddir)/gmem/gmem.ko,\
+	GUEST_MEM=512M $(call debug_env,rcu_nocbs=all),$(dbgimage),\
+	$(dbgtestdir)))
+
 endef
 check_logs_stock = $(call guest_log,check) \
 	$(if $(module_cycle_guest),$(call guest_log,module-cycle))
