@@ -18,10 +18,11 @@
 #
 # The tree is kept under $CACHE/$KVER/debug-kernel/, keyed by the source
 # package's version and a hash of the fragments: built once, and again only
-# when either changes.  Its log, the merged .config and the build time in
-# seconds (build-time: wall clock, and the CPU time of make and its
-# children) stay beside it; $CACHE/$KVER/debug-kernel/current
-# links to the tree of the fragments as they are now, for the Makefile.
+# when either changes (incrementally, when only the fragments did).  Its
+# log, the merged .config and the build time (build-time: wall clock, and
+# the CPU time of make and its children) stay beside it;
+# $CACHE/$KVER/debug-kernel/current links to the tree of the fragments as
+# they are now, for the Makefile.
 # Prints the tree's path on stdout as its last line; progress goes to
 # stderr.
 #
@@ -66,7 +67,15 @@ if [ ! -f "$src/.extracted" ]; then
 fi
 
 # A tree whose build was interrupted is reused: Kbuild rebuilds only what
-# is missing or what a changed option reaches.
+# is missing.  A new key of the same source version starts from the tree
+# "current" links to (the fragments as they were), which it takes over:
+# Kbuild then rebuilds only what the changed options reach.
+if [ ! -d "$obj" ] && [ -d "$base/current/" ] &&
+   [[ "$(readlink "$base/current")" == "build-$srcver-"* ]]; then
+	log "starting from $(readlink "$base/current")"
+	mv "$(readlink -f "$base/current")" "$obj"
+	rm -f "$obj/.complete" "$base/current"
+fi
 mkdir -p "$obj"
 log "merging $(cd "$top" && echo debug-kernel/*.config) onto x86_64_defconfig"
 (cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" \
