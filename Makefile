@@ -5,7 +5,8 @@
 #   make                 gmem.ko and KVM's modules (VARIANT=gmem|reference)
 #   make demo            boot a guest and hand a VM's memory to a new VMM
 #   make bench           boot both variants, compare them (build/bench.*)
-#   make check           boot a guest and run every test
+#   make check           run every test on both kernels (KERNEL=stock|debug)
+#   make debug-kernel    build the debug kernel once (KASAN, lockdep...)
 #   make soak            VMs created and destroyed, SOAK_BOOTS guests x 2500
 #                        (HOLD_KEYS=0: KVM's static keys not held)
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
@@ -17,12 +18,22 @@
 # Guests run multi-threaded TCG on QEMU 8.1 or newer, fetched when the
 # host's is older; GUEST_TCG=single asks for single-threaded TCG on the
 # host's QEMU (scripts/qemu.sh; README.md, "No flakes").
+# KERNEL=stock or KERNEL=debug: make check boots only Debian's kernel, or
+# only the debug kernel built from the same source (README.md, "The debug
+# kernel"); by default both, stock first.
 
 # gmem: kvm.ko on gmem.ko; reference: upstream's guest_memfd.c, unchanged.
 VARIANT ?= gmem
 ifeq ($(filter $(VARIANT),reference gmem),)
 $(error VARIANT must be reference or gmem)
 endif
+
+# Which kernels make check boots, in this order.
+KERNEL ?= stock debug
+ifneq ($(filter-out stock debug,$(KERNEL)),)
+$(error KERNEL must be stock, debug or both)
+endif
+check_kernels := $(filter stock,$(KERNEL)) $(filter debug,$(KERNEL))
 
 no_setup_goals := clean distclean help
 ifneq ($(filter-out $(no_setup_goals),$(or $(MAKECMDGOALS),all)),)
@@ -135,17 +146,19 @@ guest_modules := $(kmods)/virt/lib/irqbypass.ko.xz \
 	$(moddir)/kvm.ko $(kmods)/drivers/crypto/ccp/ccp.ko.xz \
 	$(moddir)/kvm-amd.ko
 
-# run_guest NAME PLANS [MODULES [ENV]]: boot a guest that runs the plans'
-# tests with MODULES loaded (default: $(guest_modules)), and run-guest.sh's
-# ENV settings; its log is $(out)/guest/NAME-$(VARIANT).log
+# run_guest NAME PLANS [MODULES [ENV [KERNEL [BINDIR]]]]: boot KERNEL
+# (default: Debian's, $(kimage)) in a guest that runs the plans' tests from
+# BINDIR (default $(testdir)) with MODULES loaded (default:
+# $(guest_modules)), and run-guest.sh's ENV settings; its log is
+# $(out)/guest/NAME-$(VARIANT).log
 guest_log = $(out)/guest/$(1)-$(VARIANT).log
 define run_guest
 	@mkdir -p $(out)/guest
 	cat $(2) > $(out)/guest/$(1)-$(VARIANT).plan
 	scripts/mkinitramfs.sh $(out)/guest/$(1)-$(VARIANT).cpio.gz \
-		$(out)/guest/$(1)-$(VARIANT).plan $(testdir) \
+		$(out)/guest/$(1)-$(VARIANT).plan $(or $(6),$(testdir)) \
 		$(or $(3),$(guest_modules))
-	$(4) scripts/run-guest.sh $(kimage) \
+	$(4) scripts/run-guest.sh $(or $(5),$(kimage)) \
 		$(out)/guest/$(1)-$(VARIANT).cpio.gz $(call guest_log,$(1))
 endef
 
@@ -192,19 +205,104 @@ check_plans := selftests/upstream.plan demo/private_mem.plan \
 # are wherever callbacks are offloaded.
 module_cycle_guest := $(if $(filter gmem,$(VARIANT)),module-cycle)
 
+# ---- the debug kernel: the same source, debug-kernel/*.config ----
+# scripts/build-debug-kernel.sh builds it once per source version and
+# fragments, under .cache/ ($(dbgtree) links to it); gmem.ko, KVM's modules
+# and the KUnit suites then build against its tree, in $(dbgout).  The
+# programs are the stock kernel's (static, the same uAPI); only KUnit's
+# directory differs: the debug kernel's own kunit.ko, no out-of-tree one.
+dbgtree := $(cache)/debug-kernel/current
+dbgimage := $(dbgtree)/arch/x86/boot/bzImage
+dbgout := $(out)/debug
+dbgmoddir := $(dbgout)/modules-$(VARIANT)
+dbgkunitdir := $(dbgout)/kunit
+dbgtestdir := $(dbgout)/tests
+dbg_guest_modules := $(dbgtree)/virt/lib/irqbypass.ko \
+	$(if $(filter gmem,$(VARIANT)),$(dbgmoddir)/gmem/gmem.ko) \
+	$(dbgmoddir)/kvm.ko $(dbgtree)/drivers/crypto/ccp/ccp.ko \
+	$(dbgmoddir)/kvm-amd.ko
+
+.PHONY: debug-kernel debug-modules debug-kunit debug-tests
+
+debug-kernel:
+	@scripts/build-debug-kernel.sh $(KVER) > /dev/null
+
+# Module.symvers is the debug kernel's own: scripts/check-symvers.sh
+# compares with Debian's, which only the stock kernel has to match.
+debug-modules: debug-kernel
+	@scripts/stage-modules.sh $(ksrc) $(dbgmoddir) $(VARIANT)
+	+$(MAKE) -C $(dbgtree) M=$(dbgmoddir) GMEM_VARIANT=$(VARIANT) W=$(W) \
+		modules
+
+debug-kunit: debug-modules
+	@mkdir -p $(dbgkunitdir)/tests $(dbgtestdir)/kunit
+	@rsync -a kunit/Kbuild kunit/gmem_kunit.c $(dbgkunitdir)/tests/
+	@rsync -a include $(dbgkunitdir)/
+	+$(MAKE) -C $(dbgtree) M=$(dbgkunitdir)/tests W=$(W) modules \
+		KBUILD_EXTRA_SYMBOLS=$(dbgmoddir)/Module.symvers
+	cp $(dbgtree)/lib/kunit/kunit.ko $(dbgkunitdir)/tests/gmem_kunit.ko \
+		$(dbgtestdir)/kunit/
+	install -m 755 kunit/run-kunit.sh $(dbgtestdir)/kunit/run_kunit
+
+debug-tests: tests upstream-tests $(if $(filter gmem,$(VARIANT)),debug-kunit)
+	@mkdir -p $(dbgtestdir)
+	@ln -sfn $(testdir)/kvm $(testdir)/gmem $(dbgtestdir)/
+
+# The debug kernel runs the tests several times slower (KASAN, lockdep):
+# every timeout is DEBUG_TIMEOUT_FACTOR times the stock one.  Its command
+# line: kasan_multi_shot, so that KASAN reports every bug and not only the
+# first (a first report also turns lockdep off, but the run has failed by
+# then); no5lvl, 4-level paging: with -cpu max the guest has LA57, and
+# KASAN on 6.12 then reports a false wild-memory-access when an interrupt
+# comes while identify_cpu() has cleared the boot CPU's feature bits
+# (README.md, "The debug kernel"); gmem_drain_slabs=1, so that KASAN's
+# quarantine is empty when memory is counted (scripts/guest-init.sh); and
+# a free-memory slack for what KASAN keeps for good: the stack trace of
+# every allocation and free site a run reached, in the stack depot, which
+# never shrinks.
+DEBUG_TIMEOUT_FACTOR ?= 4
+debug_cmdline := kasan_multi_shot no5lvl gmem_drain_slabs=1 \
+	gmem_free_slack_kb=16384
+debug_env = GUEST_TIMEOUT_FACTOR=$(DEBUG_TIMEOUT_FACTOR) \
+	GUEST_CMDLINE="$(debug_cmdline) $(1)"
+
+# check_guests_KERNEL: the guests make check boots on that kernel (each
+# ends with a newline, so that the next kernel's start on lines of their
+# own).
+define check_guests_stock
+$(call run_guest,check,$(check_plans))
+$(if $(module_cycle_guest),$(call run_guest,module-cycle,\
+	selftests/module_cycle.plan,$(moddir)/gmem/gmem.ko,\
+	GUEST_MEM=512M GUEST_CMDLINE=rcu_nocbs=all))
+
+endef
+define check_guests_debug
+$(call run_guest,check-debug,$(check_plans),$(dbg_guest_modules),\
+	$(call debug_env),$(dbgimage),$(dbgtestdir))
+$(if $(module_cycle_guest),$(call run_guest,module-cycle-debug,\
+	selftests/module_cycle.plan,$(dbgmoddir)/gmem/gmem.ko,\
+	GUEST_MEM=512M $(call debug_env,rcu_nocbs=all),$(dbgimage),\
+	$(dbgtestdir)))
+
+endef
+check_logs_stock = $(call guest_log,check) \
+	$(if $(module_cycle_guest),$(call guest_log,module-cycle))
+check_logs_debug = $(call guest_log,check-debug) \
+	$(if $(module_cycle_guest),$(call guest_log,module-cycle-debug))
+check_deps_stock := modules tests upstream-tests \
+	$(if $(filter gmem,$(VARIANT)),kunit)
+check_deps_debug := debug-modules debug-tests
+
 # The summariser decides pass or fail, so it is tested first, on the host.
 # Every guest runs whatever the one before it found; the summariser then
-# judges all their logs and prints one closing line for them all.
+# judges all their logs, both kernels', and prints one closing line for
+# them all.
 check: export GUEST_JUDGE := 0
-check: checkpatch modules tests upstream-tests $(if $(filter gmem,$(VARIANT)),kunit)
+check: checkpatch $(foreach k,$(check_kernels),$(check_deps_$(k)))
 	@scripts/test-tap-summary.sh > $(out)/test-tap-summary.tap || \
 		{ cat $(out)/test-tap-summary.tap; exit 1; }
-	$(call run_guest,check,$(check_plans))
-	$(if $(module_cycle_guest),$(call run_guest,module-cycle,\
-		selftests/module_cycle.plan,$(moddir)/gmem/gmem.ko,\
-		GUEST_MEM=512M GUEST_CMDLINE=rcu_nocbs=all))
-	scripts/tap-summary.sh $(call guest_log,check) \
-		$(if $(module_cycle_guest),$(call guest_log,module-cycle))
+	$(foreach k,$(check_kernels),$(check_guests_$(k)))
+	scripts/tap-summary.sh $(foreach k,$(check_kernels),$(check_logs_$(k)))
 
 # The trigger of multi-threaded TCG's stale int3, VMs created and destroyed
 # one after another (selftests/vm_cycle.plan: 2500 a boot), in SOAK_BOOTS

@@ -51,8 +51,13 @@ load_modules() {
 	result "$status" modules_load
 }
 
+# Every test's timeout is multiplied by gmem_timeout_factor=N from the
+# kernel command line (default 1): the debug kernel runs the same tests
+# several times slower (scripts/run-guest.sh, GUEST_TIMEOUT_FACTOR).
+TIMEOUT_FACTOR=${gmem_timeout_factor:-1}
+
 run_test() {	# run_test NAME TIMEOUT PROGRAM [ARGS...]
-	local name=$1 timeout=$2 prog=$3 start took rc
+	local name=$1 timeout=$(($2 * TIMEOUT_FACTOR)) prog=$3 start took rc
 	shift 3
 
 	start=$(uptime_cs)
@@ -75,9 +80,19 @@ run_test() {	# run_test NAME TIMEOUT PROGRAM [ARGS...]
 }
 
 # Drain per-CPU LRU batches and drop caches before reading memory counters.
+# With gmem_drain_slabs=1 on the kernel command line, also shrink every
+# slab cache: on a KASAN kernel that empties KASAN's quarantine, where
+# freed objects wait (tens of MB after a run) before their slab pages can
+# go back (kasan_cache_shrink()).
 settle_memory() {
+	local shrink
+
 	echo 1 > /proc/sys/vm/compact_memory
 	echo 3 > /proc/sys/vm/drop_caches
+	[ "${gmem_drain_slabs:-0}" = 1 ] || return 0
+	for shrink in /sys/kernel/slab/*/shrink; do
+		echo 1 > "$shrink"
+	done
 }
 
 # A /proc/meminfo field in KiB.
@@ -201,7 +216,8 @@ run_all() {
 # for loading and unloading, and one for the key holder (30 s to start, and
 # to stop).  Tests not reported by then count as failed.
 echo 0 > /tmp/n
-budget=$(plan_lines | awk '{ s += $2 } END { print s + 180 }')
+budget=$(plan_lines | awk -v f="$TIMEOUT_FACTOR" '{ s += $2 * f }
+	END { print s + 180 * f }')
 run_all &
 tests=$!
 waited=0

@@ -15,6 +15,10 @@
 #              guests' logs: scripts/tap-summary.sh LOG...; exit 0).
 #              GUEST_TCG=single (single-threaded TCG on the host's QEMU;
 #              default multi, on a QEMU of 8.1 or newer).
+#              GUEST_TIMEOUT_FACTOR=N (default 1): a kernel that runs the
+#              tests N times slower (the debug kernel); multiplies the
+#              whole run's timeout here and each test's in the guest
+#              (gmem_timeout_factor=N on the kernel command line).
 #
 # scripts/qemu.sh picks the QEMU and the TCG threading, and says which and
 # why on the log's first line (see README.md, "No flakes").
@@ -22,7 +26,8 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 kernel=$1 initrd=$2 log=$3
-timeout=${GUEST_TIMEOUT:-1200}
+factor=${GUEST_TIMEOUT_FACTOR:-1}
+timeout=$((${GUEST_TIMEOUT:-1200} * factor))
 
 # slub_debug, page_poison and KFENCE turn silent slab and page corruption
 # into reports; the kernel log buffer is large enough to keep a whole run.
@@ -37,6 +42,7 @@ cmdline+=" no_timer_check"
 if [ "${GUEST_DEBUG:-1}" != 0 ]; then
 	cmdline+=" slub_debug=FZP page_poison=1 kfence.sample_interval=10"
 fi
+[ "$factor" = 1 ] || cmdline+=" gmem_timeout_factor=$factor"
 cmdline+=" ${GUEST_CMDLINE:-}"
 
 echo "guest log: $log"

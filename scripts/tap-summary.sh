@@ -4,8 +4,10 @@
 # Judge test guests' serial logs (see guest-init.sh) and print the closing
 # line "N passed, N failed[, N skipped]".  Exit status 1 when any test
 # failed, a guest did not finish (crash, panic or hang), or a kernel log
-# reports a problem (oops, BUG, WARN, lockdep, KASAN, KFENCE, hung task, RCU
-# stall, a slab cache destroyed with objects in it, ...).
+# reports a problem (oops, BUG, WARN, lockdep, suspicious RCU usage, KASAN,
+# KFENCE, DEBUG_VM, KVM_MMU_WARN_ON, debug objects, sleeping in atomic
+# context, hung task, RCU stall, a slab cache destroyed with objects in it,
+# ...).
 #
 # Counting: every TAP result line counts once, at whatever depth it is nested
 # (program output is indented four spaces per level), except a result that
@@ -32,13 +34,17 @@ fi
 
 awk '
 function problem(line) {
-	# BUG: also covers KASAN, KFENCE, soft lockups and faults such as a
-	# call into a module text that is gone ("BUG: unable to handle page
-	# fault"); WARNING: covers lockdep; slub_debug reports start
-	# "BUG <cache>".  A cache destroyed with objects left in it says so
-	# in a WARN(); its own line is caught too, should the WARNING line
-	# be lost.
-	return line ~ /(Oops|(^|[^A-Z_])BUG[: ]|WARNING:|Kernel panic|general protection fault|UBSAN:|inconsistent lock state|blocked for more than|rcu_.* stall|self-detected stall|Call Trace|RIP: |Slab cache still has objects|Objects remaining)/
+	# BUG: also covers KASAN, KFENCE, soft lockups, sleeping in atomic
+	# context, VM_BUG_ON ("kernel BUG at") and faults such as a call into
+	# a module text that is gone ("BUG: unable to handle page fault");
+	# WARNING: covers lockdep, suspicious RCU usage and KVM_MMU_WARN_ON;
+	# slub_debug reports start "BUG <cache>".  A cache destroyed with
+	# objects left in it says so in a WARN(); its own line is caught too,
+	# should the WARNING line be lost.  So are the distinctive lines of
+	# the debug kernel reports (KASAN, lockdep, RCU, DEBUG_VM, debug
+	# objects, list debugging), each on its own.
+	return line ~ /(Oops|(^|[^A-Z_])BUG[: ]|WARNING:|Kernel panic|general protection fault|UBSAN:|inconsistent lock state|blocked for more than|rcu_.* stall|self-detected stall|Call Trace|RIP: |Slab cache still has objects|Objects remaining)/ ||
+	       line ~ /(KASAN:|KFENCE:|possible (circular|recursive) locking|suspicious RCU usage|suspicious rcu_dereference|irq lock inversion|bad unlock balance|held lock freed|lock held when returning|sleeping function called from invalid context|page dumped because|VM_BUG_ON|VM_WARN_ON|ODEBUG:|list_(add|del) corruption|detected stalls? on CPU)/
 }
 
 function say(msg) {
@@ -53,6 +59,7 @@ function reset(file) {
 		prefix = prefix ": "
 	}
 	in_dmesg = dumped = problems = done = planned = top = 0
+	la57_wild = la57_known = 0
 	console_problem = ""
 	split("", nchild)
 	split("", nchildfail)
@@ -70,6 +77,7 @@ function judge() {
 		return
 	}
 	if (in_dmesg) {
+		known_report()
 		if (problem($0)) {
 			problems++
 			if (problems <= 20)
@@ -96,6 +104,17 @@ function judge() {
 
 	if ($0 ~ /^ *(not )?ok [0-9]+/)
 		result()
+}
+
+# KASAN of 6.12 on a CPU with 5-level paging: an interrupt while
+# identify_cpu() has cleared the boot CPU'"'"'s feature bits sees the lock of
+# its irq_desc as a wild access (README.md, "The debug kernel").  It still
+# fails the run, as every report does, but is named for what it is.
+function known_report() {
+	if ($0 ~ /BUG: KASAN: wild-memory-access in do_raw_spin_lock/)
+		la57_wild = 1
+	if (la57_wild && $0 ~ /RIP: .*identify_cpu/)
+		la57_known = 1
 }
 
 function result() {
@@ -144,6 +163,10 @@ function finish() {
 		say("failed: " problems " problem line(s) in the guest kernel log")
 		fail++
 	}
+	if (la57_known)
+		say("note: that KASAN report is the known false positive of " \
+		    "KASAN with 5-level paging during identify_cpu(), not " \
+		    "gmem: boot the debug kernel with no5lvl")
 }
 
 BEGIN {
