@@ -53,8 +53,11 @@ load_modules() {
 
 # Every test's timeout is multiplied by gmem_timeout_factor=N from the
 # kernel command line (default 1): the debug kernel runs the same tests
-# several times slower (scripts/run-guest.sh, GUEST_TIMEOUT_FACTOR).
+# several times slower (scripts/run-guest.sh, GUEST_TIMEOUT_FACTOR).  Our
+# harness tests multiply their own per-case timeouts by the same factor,
+# from the environment (GMEM_TEST_HARNESS_MAIN, selftests/gmem_test_util.h).
 TIMEOUT_FACTOR=${gmem_timeout_factor:-1}
+export GMEM_TIMEOUT_FACTOR=$TIMEOUT_FACTOR
 
 run_test() {	# run_test NAME TIMEOUT PROGRAM [ARGS...]
 	local name=$1 timeout=$(($2 * TIMEOUT_FACTOR)) prog=$3 start took rc

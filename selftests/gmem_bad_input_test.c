@@ -293,4 +293,4 @@ TEST_F(guest_memfd, reads_and_writes_answer_einval_or_espipe)
 	assert_file_unchanged(_metadata, self->gmem, self->allocated_kb);
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

@@ -149,4 +149,4 @@ TEST_F(handover, every_word_survives_and_nothing_is_copied)
 	ASSERT_LE(unevictable_left_kb(base), 0) TH_LOG("memory left behind");
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

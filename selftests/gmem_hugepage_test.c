@@ -267,4 +267,4 @@ TEST(memory_returns_to_baseline_after_punch_and_close)
 	EXPECT_EQ(huge, meminfo_kb("FileHugePages"));
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

@@ -273,4 +273,4 @@ TEST(closing_a_vm_and_its_files_at_once)
 	assert_freed(base, "after every VM and file was closed");
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

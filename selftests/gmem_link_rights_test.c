@@ -449,4 +449,4 @@ TEST(capability_is_1_on_dev_kvm_and_private_vms_0_on_other_vms)
 	kvm_vm_free(vm);
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

@@ -285,4 +285,4 @@ TEST(memory_goes_with_the_last_reference_in_every_order)
 	ASSERT_EQ(orders, 24);
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

@@ -256,4 +256,4 @@ TEST_F(memcg, huge_folio_falls_back_without_reclaim_near_memory_max)
 		       STOCK_KB);
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

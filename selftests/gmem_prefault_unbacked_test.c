@@ -124,4 +124,4 @@ TEST_F(prefault, shared_page_runs)
 	assert_guest_runs(_metadata, self->vcpu, "shared");
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

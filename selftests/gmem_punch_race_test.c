@@ -143,4 +143,4 @@ TEST_F_TIMEOUT(race, guest_sees_its_data_or_zero_while_holes_are_punched, 240)
 		TH_LOG("memory left behind");
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_HARNESS_MAIN

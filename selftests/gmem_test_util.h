@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <linux/falloc.h>
@@ -310,6 +311,38 @@ static inline int live_vms(void)
 		n += !!strchr(d->d_name, '-');
 	closedir(dir);
 	return n;
+}
+
+/*
+ * $GMEM_TIMEOUT_FACTOR, set by the test guest's init to the kernel command
+ * line's gmem_timeout_factor=N: how many times slower than Debian's kernel
+ * the tests run (4 on the debug kernel).  1 when unset or not a number.
+ */
+static inline int gmem_timeout_factor(void)
+{
+	const char *s = getenv("GMEM_TIMEOUT_FACTOR");
+	int factor = s ? atoi(s) : 1;
+
+	return factor > 0 ? factor : 1;
+}
+
+/*
+ * The harness's TEST_HARNESS_MAIN, with each test's timeout (30 s unless
+ * TEST_F_TIMEOUT says otherwise) multiplied by gmem_timeout_factor(), so
+ * that a test that a debug kernel slows down still counts as hung only
+ * when it is.  Use after including kselftest_harness.h.
+ */
+#define GMEM_TEST_HARNESS_MAIN						\
+int main(int argc, char **argv)						\
+{									\
+	int factor = gmem_timeout_factor();				\
+	struct __fixture_metadata *f;					\
+	struct __test_metadata *t;					\
+									\
+	for (f = __fixture_list; f; f = f->next)			\
+		for (t = f->tests; t; t = t->next)			\
+			t->timeout *= factor;				\
+	exit(test_harness_run(argc, argv));				\
 }
 
 #endif /* _GMEM_TEST_UTIL_H */
