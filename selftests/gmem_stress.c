@@ -17,7 +17,9 @@
  *  - the guest reads, in the first word of each page, only the tag of
  *    that page of that memory (the memory's id and the page's index in
  *    the file), which every VM on the memory writes, or zero (a punch);
- *    and the page's shared view never shows it;
+ *    zero right after its own write only if a punch of that memory
+ *    overlapped the run (punch_counts); and the page's shared view never
+ *    shows the tag;
  *  - every call's errno is in that call's documented set (calls[] below,
  *    from Documentation/uapi.rst and upstream 6.12), and is the one this
  *    test's model of the state predicts where the model knows;
@@ -258,6 +260,27 @@ static long seconds = 20;
 static bool verbose;
 static long base_unevictable_kb;
 static struct timespec deadline;
+
+/*
+ * Punches of each memory, counted when they start and when they end, in
+ * memory both processes share.  A zero that the guest reads right after
+ * its own write is a punch's doing only if a punch of that memory
+ * overlapped the run; any other zero is data lost.  Memories share a
+ * counter modulo NR_PUNCH_COUNTERS, which can only excuse a zero, never
+ * accuse one.
+ */
+#define NR_PUNCH_COUNTERS	1024
+struct punch_count {
+	u64 started, finished;
+};
+
+static struct punch_count *punch_counts;
+
+static struct punch_count *punch_count(u32 mem)
+{
+	return &punch_counts[(mem + (mem >> 20) * (NR_PUNCH_COUNTERS / 2)) %
+			     NR_PUNCH_COUNTERS];
+}
 
 /* ---- operations ---- */
 
@@ -752,7 +775,7 @@ static void op_falloc(struct thread *t)
 	bool punch = t->r[1] & 1, huge = t->r[1] & 2;
 	bool past = (t->r[1] >> 4) % 16 < 2;
 	u64 unit = huge ? SZ_2M : PAGE_SIZE;
-	int vm, idx, want;
+	int vm, idx, want, err;
 	struct fview v;
 	u64 off, len;
 	char name[32];
@@ -793,11 +816,15 @@ static void op_falloc(struct thread *t)
 		want = 0;
 	note(t, "fd %d mem 0x%x size 0x%lx offset 0x%lx len 0x%lx", v.fd,
 	     v.mem, v.size, off, len);
-	if (!check(t, punch ? C_PUNCH : C_ALLOC,
-		   errno_of(fallocate(v.fd, FALLOC_FL_KEEP_SIZE |
-				      (punch ? FALLOC_FL_PUNCH_HOLE : 0),
-				      off, len)),
-		   want))
+	if (punch)
+		__atomic_add_fetch(&punch_count(v.mem)->started, 1,
+				   __ATOMIC_SEQ_CST);
+	err = errno_of(fallocate(v.fd, FALLOC_FL_KEEP_SIZE |
+				 (punch ? FALLOC_FL_PUNCH_HOLE : 0), off, len));
+	if (punch)
+		__atomic_add_fetch(&punch_count(v.mem)->finished, 1,
+				   __ATOMIC_SEQ_CST);
+	if (!check(t, punch ? C_PUNCH : C_ALLOC, err, want))
 		t->done[t->kind]++;
 out:
 	unlock_two(vm, vm);
@@ -1036,7 +1063,7 @@ static void op_touch(struct thread *t)
 	struct guest_req *g;
 	struct gfile *f;
 	struct ucall uc;
-	u64 p, n, k;
+	u64 p, n, k, punches_done;
 	int err;
 
 	snprintf(t->desc, sizeof(t->desc), "touch vm%d.slot%d %s (r 0x%lx)",
@@ -1073,6 +1100,8 @@ static void op_touch(struct thread *t)
 		skip(t);
 		goto out;
 	}
+	punches_done = __atomic_load_n(&punch_count(f->mem)->finished,
+				       __ATOMIC_SEQ_CST);
 	err = errno_of(_vcpu_run(s->vcpu));
 	if (err)
 		fail(t, "KVM_RUN: errno %d (%s), exit reason %u", err,
@@ -1110,6 +1139,11 @@ static void op_touch(struct thread *t)
 			     g->t[k].gpa,
 			     *shared);
 	}
+	if (uc.args[3] &&
+	    __atomic_load_n(&punch_count(f->mem)->started,
+			    __ATOMIC_SEQ_CST) == punches_done)
+		fail(t, "zero read right after own write %lu times, no punch of mem 0x%x meanwhile",
+		     uc.args[3], f->mem);
 	t->pages_checked += g->n;
 	t->zeros_after_write += uc.args[3];
 	t->done[t->kind]++;
@@ -1524,6 +1558,10 @@ int main(int argc, char **argv)
 			(PAGE_SIZE | SZ_2M)) == (PAGE_SIZE | SZ_2M),
 		       "no KVM_CAP_GUEST_MEMFD_HUGEPAGE with 4 KiB and 2 MiB pages");
 
+	punch_counts = mmap(NULL, NR_PUNCH_COUNTERS * sizeof(*punch_counts),
+			    PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(punch_counts != MAP_FAILED, "mmap");
 	base_unevictable_kb = unevictable_kb();
 	base_slab = gmem_slab_objects();
 	base_vms = live_vms();
