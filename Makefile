@@ -323,23 +323,43 @@ soak: modules tests
 	$(foreach i,$(soak_boots),$(call soak_boot,$(i)))
 	scripts/tap-summary.sh $(foreach i,$(soak_boots),$(call guest_log,soak-$(i)))
 
-# selftests/gmem_stress.c in a guest of its own: random operations for
-# SECONDS (default 300) on SEED (default: one the program picks and
-# prints; the same seed replays the same operations, see README.md) with
-# THREADS threads in each of its two processes.
+# selftests/gmem_stress.c in a guest of its own on each of KERNEL's
+# kernels: random operations for SECONDS (default 300) on each of SEED's
+# seeds in turn (default: one the program picks and prints; the same seed
+# replays the same operations, see README.md) with THREADS threads in each
+# of its two processes.  One closing line for all.
 SECONDS ?= 300
 SEED ?=
 THREADS ?= 2
+stress_seeds := $(or $(SEED),picked)
 stress_plan := $(out)/guest/stress-$(VARIANT).plan.in
+stress_timeout := $(shell echo $$(($(words $(stress_seeds)) * \
+	($(SECONDS) + 300) + 300)))
+stress_deps_stock := modules tests
+stress_deps_debug := debug-modules debug-tests
+define stress_guests_stock
+$(call run_guest,stress,$(stress_plan))
+
+endef
+define stress_guests_debug
+$(call run_guest,stress-debug,$(stress_plan),$(dbg_guest_modules),\
+	$(call debug_env),$(dbgimage),$(dbgtestdir))
+
+endef
 
 .PHONY: stress
-stress: export GUEST_TIMEOUT := $(shell echo $$(($(SECONDS) + 600)))
-stress: modules tests
+stress: export GUEST_JUDGE := 0
+stress: export GUEST_TIMEOUT := $(stress_timeout)
+stress: $(foreach k,$(check_kernels),$(stress_deps_$(k)))
 	@mkdir -p $(out)/guest
-	echo "gmem_stress $$(($(SECONDS) + 300)) gmem/gmem_stress" \
-		"--seconds $(SECONDS) --threads $(THREADS)$(if $(SEED), --seed $(SEED))" \
-		> $(stress_plan)
-	$(call run_guest,stress,$(stress_plan))
+	@for seed in $(stress_seeds); do \
+		echo "gmem_stress_seed_$$seed $$(($(SECONDS) + 300))" \
+			"gmem/gmem_stress --seconds $(SECONDS)" \
+			"--threads $(THREADS)$(if $(SEED), --seed $$seed)"; \
+	done > $(stress_plan)
+	$(foreach k,$(check_kernels),$(stress_guests_$(k)))
+	scripts/tap-summary.sh $(foreach k,$(check_kernels),\
+		$(call guest_log,stress$(if $(filter debug,$(k)),-debug)))
 
 clean:
 	rm -rf build
