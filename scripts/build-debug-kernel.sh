@@ -50,7 +50,7 @@ exec 9> "$base/.lock"
 flock 9
 
 if [ -f "$obj/.complete" ]; then
-	log "$obj (built in $(head -n 1 "$obj/build-time"))"
+	log "$obj (built in $(head -n 1 "$obj/build-time"); config: $obj/.config)"
 	ln -sfn "build-$key" "$base/current"
 	echo "$obj"
 	exit 0
@@ -102,7 +102,12 @@ while read -r line; do
 	missing=1
 done < <(cat $fragments)
 [ "$missing" = 0 ] || { log "the fragments did not hold; see $obj/.config"; exit 1; }
-log "every option of the fragments holds ($(grep -c '^CONFIG_' "$obj/.config") set)"
+log "every option of the fragments holds ($(grep -c '^CONFIG_' "$obj/.config") set in $obj/.config):"
+# The fragments' options as the final .config has them, for the log.
+grep -hoE '^(# )?CONFIG_[A-Za-z0-9_]+' $fragments | sed 's/^# //' |
+	while read -r opt; do
+		grep -E "^(# )?$opt[= ]" "$obj/.config" || echo "# $opt absent"
+	done | sed 's/^/debug-kernel:   /' >&2
 
 log "building bzImage and modules with -j${JOBS:-$(nproc)} (log: $obj/build.log)"
 TIMEFORMAT="%0R s wall clock, %0U s user + %0S s system CPU"
