@@ -17,9 +17,10 @@
 #     then build against (make -C TREE M=...).
 #
 # The tree is kept under $CACHE/$KVER/debug-kernel/, keyed by the source
-# package's version and a hash of the fragments: built once, and again only
-# when either changes (incrementally, when only the fragments did).  Its
-# log, the merged .config and the build time (build-time: wall clock, and
+# package's version and a hash of the fragments, this script and the
+# compiler's version: built once, and again only when one changes
+# (incrementally, from the previous tree of the same source).  Its log,
+# the merged .config and the build time (build-time: wall clock, and
 # the CPU time of make and its children) stay beside it;
 # $CACHE/$KVER/debug-kernel/current links to the tree of the fragments as
 # they are now, for the Makefile.
@@ -35,10 +36,17 @@ CACHE=${CACHE:-$top/.cache}
 kver=$1
 log() { echo "debug-kernel: $*" >&2; }
 
-deb=$(ls "$CACHE/$kver"/debs/linux-source-6.12_*.deb)
+# Called from make check's recipe: none of the caller's make flags or
+# command-line variables (W=1, V=, CC=) may reach the kernel's build.
+unset MAKEFLAGS MAKEOVERRIDES MFLAGS MAKELEVEL
+
+deb=$(ls "$CACHE/$kver"/debs/linux-source-6.12_*.deb | tail -n 1)
 srcver=$(dpkg-deb -f "$deb" Version)
 fragments=$(ls "$top"/debug-kernel/*.config)
-key=$srcver-$(cat $fragments | sha256sum | cut -c1-12)
+# The tree is keyed by what makes it: the fragments, this script and the
+# compiler.
+key=$srcver-$({ cat $fragments "$0"; gcc --version | head -n 1; } |
+	sha256sum | cut -c1-12)
 base=$CACHE/$kver/debug-kernel
 src=$base/src-$srcver/linux-source-6.12
 obj=$base/build-$key
