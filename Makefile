@@ -276,13 +276,17 @@ $(if $(module_cycle_guest),$(call run_guest,module-cycle,\
 	GUEST_MEM=512M GUEST_CMDLINE=rcu_nocbs=all))
 
 endef
+# A whole guest's timeout is GUEST_TIMEOUT times the factor: 40 minutes for
+# the main one (it took 852 s on a shared host), 20 for the module cycle,
+# so that a hung debug guest is killed, with its log, well inside CI's
+# 90 minutes rather than after 80.
 define check_guests_debug
 $(call run_guest,check-debug,$(check_plans),$(dbg_guest_modules),\
-	$(call debug_env),$(dbgimage),$(dbgtestdir))
+	GUEST_TIMEOUT=600 $(call debug_env),$(dbgimage),$(dbgtestdir))
 $(if $(module_cycle_guest),$(call run_guest,module-cycle-debug,\
 	selftests/module_cycle.plan,$(dbgmoddir)/gmem/gmem.ko,\
-	GUEST_MEM=512M $(call debug_env,rcu_nocbs=all),$(dbgimage),\
-	$(dbgtestdir)))
+	GUEST_MEM=512M GUEST_TIMEOUT=300 $(call debug_env,rcu_nocbs=all),\
+	$(dbgimage),$(dbgtestdir)))
 
 endef
 check_logs_stock = $(call guest_log,check) \

@@ -19,6 +19,15 @@ mount -t devtmpfs devtmpfs /dev
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 
+# The kernel hands /init, as environment variables, the name=value
+# parameters it did not know.  The checkers the host asks for must not be
+# among them (a kernel built without PAGE_POISONING or RCU_NOCB_CPU would
+# silently ignore them): say so in the kernel log, which fails the run.
+for p in slub_debug page_poison log_buf_len rcu_nocbs; do
+	env | grep -q "^$p=" &&
+		echo "gmem-guest: unknown to this kernel: $p=" > /dev/kmsg
+done
+
 uptime_cs() {
 	read -r up _ < /proc/uptime
 	echo "${up%.*}${up#*.}"
@@ -127,7 +136,7 @@ hold_keys() {
 
 	/sbin/kvm_static_key_holder /tmp/keys-held > /tmp/holder.log 2>&1 &
 	holder=$!
-	for i in $(seq 300); do
+	for i in $(seq $((300 * TIMEOUT_FACTOR))); do
 		[ -e /tmp/keys-held ] && break
 		kill -0 "$holder" 2>/dev/null || break
 		sleep 0.1
@@ -171,7 +180,7 @@ FREE_SLACK_KB=${gmem_free_slack_kb:-4096}
 check_memory_returned() {
 	local status=ok i unevictable free
 
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for i in $(seq $((10 * TIMEOUT_FACTOR))); do
 		settle_memory
 		unevictable=$(meminfo_kb Unevictable)
 		[ "$unevictable" -le "$unevictable0" ] && break
@@ -217,21 +226,35 @@ run_all() {
 # it (a task in D state, a module that will not unload) still leaves time to
 # dump the kernel log: the budget is every test's timeout plus a minute each
 # for loading and unloading, and one for the key holder (30 s to start, and
-# to stop).  Tests not reported by then count as failed.
+# to stop), but never past a minute before the host kills the guest
+# (gmem_run_timeout=N from scripts/run-guest.sh), so that the log is dumped
+# first.  Tests not reported by then count as failed.
 echo 0 > /tmp/n
 budget=$(plan_lines | awk -v f="$TIMEOUT_FACTOR" '{ s += $2 * f }
 	END { print s + 180 * f }')
+if [ -n "${gmem_run_timeout:-}" ]; then
+	cap=$((gmem_run_timeout - $(uptime_cs) / 100 - 60))
+	[ "$cap" -lt "$budget" ] && budget=$cap
+fi
+deadline=$(($(uptime_cs) / 100 + budget))
 run_all &
 tests=$!
-waited=0
 while kill -0 "$tests" 2>/dev/null; do
-	if [ "$waited" -ge "$budget" ]; then
+	if [ "$(($(uptime_cs) / 100))" -ge "$deadline" ]; then
 		echo "# guest: tests still running after $budget s, giving up"
 		break
 	fi
 	sleep 1
-	waited=$((waited + 1))
 done
+
+# Lockdep turns itself off after its first report, or when something
+# taints the kernel, and then checks nothing more: say so in the kernel
+# log, where scripts/tap-summary.sh fails the run on it.
+if [ -r /proc/lockdep_stats ] &&
+   grep -qE '^ *debug_locks: +0$' /proc/lockdep_stats; then
+	echo "gmem-guest: lockdep was turned off during the run (debug_locks 0)" \
+		> /dev/kmsg
+fi
 
 echo "--- dmesg ---"
 dmesg

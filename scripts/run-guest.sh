@@ -43,6 +43,7 @@ if [ "${GUEST_DEBUG:-1}" != 0 ]; then
 	cmdline+=" slub_debug=FZP page_poison=1 kfence.sample_interval=10"
 fi
 [ "$factor" = 1 ] || cmdline+=" gmem_timeout_factor=$factor"
+cmdline+=" gmem_run_timeout=$timeout"
 cmdline+=" ${GUEST_CMDLINE:-}"
 
 echo "guest log: $log"

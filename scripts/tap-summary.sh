@@ -42,9 +42,11 @@ function problem(line) {
 	# objects left in it says so in a WARN(); its own line is caught too,
 	# should the WARNING line be lost.  So are the distinctive lines of
 	# the debug kernel reports (KASAN, lockdep, RCU, DEBUG_VM, debug
-	# objects, list debugging), each on its own.
+	# objects, list debugging), each on its own, lockdep turned off (by a
+	# taint, or as the guest finds it at the end), and a checker asked for
+	# on the command line that the kernel did not know.
 	return line ~ /(Oops|(^|[^A-Z_])BUG[: ]|WARNING:|Kernel panic|general protection fault|UBSAN:|inconsistent lock state|blocked for more than|rcu_.* stall|self-detected stall|Call Trace|RIP: |Slab cache still has objects|Objects remaining)/ ||
-	       line ~ /(KASAN:|KFENCE:|possible (circular|recursive) locking|suspicious RCU usage|suspicious rcu_dereference|irq lock inversion|bad unlock balance|held lock freed|lock held when returning|sleeping function called from invalid context|page dumped because|VM_BUG_ON|VM_WARN_ON|ODEBUG:|list_(add|del) corruption|detected stalls? on CPU)/
+	       line ~ /(KASAN:|KFENCE:|possible (circular|recursive) locking|suspicious RCU usage|suspicious rcu_dereference|irq lock inversion|bad unlock balance|held lock freed|lock held when returning|sleeping function called from invalid context|page dumped because|VM_BUG_ON|VM_WARN_ON|ODEBUG:|list_(add|del) corruption|detected stalls? on CPU|Disabling lock debugging|lockdep was turned off|unknown to this kernel)/
 }
 
 function say(msg) {

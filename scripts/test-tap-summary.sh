@@ -38,7 +38,7 @@ end='--- dmesg ---
 --- end dmesg ---
 GMEM-GUEST-DONE'
 
-echo "1..34"
+echo "1..37"
 
 expect all_pass 0 "3 passed, 0 failed" <<LOG
 1..3
@@ -195,6 +195,15 @@ report hung_task \
 	"INFO: task gmem_test:130 blocked for more than 120 seconds."
 report soft_lockup \
 	"watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [gmem_test:130]"
+# Lockdep turned off by a taint (a module without a license, a forced
+# unload...) says only this; and the guest's own check at the end, should
+# it have gone off silently.
+report lockdep_off_by_taint \
+	"Disabling lock debugging due to kernel taint"
+report lockdep_off_at_the_end \
+	"gmem-guest: lockdep was turned off during the run (debug_locks 0)"
+report checker_parameter_unknown \
+	"gmem-guest: unknown to this kernel: page_poison="
 
 # KASAN on 6.12 with 5-level paging: the false report during identify_cpu()
 # (README.md, "The debug kernel") fails the run like any other, and the
