@@ -262,17 +262,31 @@ static inline long unevictable_kb(void)
 }
 
 /*
+ * $GMEM_TIMEOUT_FACTOR, set by the test guest's init to the kernel command
+ * line's gmem_timeout_factor=N: how many times slower than Debian's kernel
+ * the tests run (4 on the debug kernel).  1 when unset or not a number.
+ */
+static inline int gmem_timeout_factor(void)
+{
+	const char *s = getenv("GMEM_TIMEOUT_FACTOR");
+	int factor = s ? atoi(s) : 1;
+
+	return factor > 0 ? factor : 1;
+}
+
+/*
  * Unevictable memory above @base_kb once it has settled.  The last
  * reference to a page can be dropped a moment after the file or memslot
  * that held it is gone (deferred frees, other CPUs' batches), so this
- * waits up to five seconds for the count to come back down.
+ * waits up to five seconds (times gmem_timeout_factor()) for the count to
+ * come back down.
  */
 static inline long unevictable_left_kb(long base_kb)
 {
-	long kb;
-	int i;
+	int i, tries = 50 * gmem_timeout_factor();
+	long kb = 0;
 
-	for (i = 0; i < 50; i++) {
+	for (i = 0; i < tries; i++) {
 		kb = unevictable_kb() - base_kb;
 		if (kb <= 0)
 			break;
@@ -311,19 +325,6 @@ static inline int live_vms(void)
 		n += !!strchr(d->d_name, '-');
 	closedir(dir);
 	return n;
-}
-
-/*
- * $GMEM_TIMEOUT_FACTOR, set by the test guest's init to the kernel command
- * line's gmem_timeout_factor=N: how many times slower than Debian's kernel
- * the tests run (4 on the debug kernel).  1 when unset or not a number.
- */
-static inline int gmem_timeout_factor(void)
-{
-	const char *s = getenv("GMEM_TIMEOUT_FACTOR");
-	int factor = s ? atoi(s) : 1;
-
-	return factor > 0 ? factor : 1;
 }
 
 /*
