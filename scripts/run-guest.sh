@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot Debian's prebuilt kernel with a test initramfs under TCG, keep the
-# whole serial log, then judge it with scripts/tap-summary.sh.  Standard
+# Boot a kernel (Debian's prebuilt one, or the debug kernel built from the
+# same source) with a test initramfs under TCG, keep the whole serial log,
+# then judge it with scripts/tap-summary.sh.  Standard
 # output shows the log as it comes, less the kernel log the guest dumps at
 # the end (it is in LOG).
 #
@@ -19,6 +20,8 @@
 #              tests N times slower (the debug kernel); multiplies the
 #              whole run's timeout here and each test's in the guest
 #              (gmem_timeout_factor=N on the kernel command line).
+# The guest is told the whole run's timeout (gmem_run_timeout=N), and its
+# watchdog dumps the kernel log a minute before the host would kill it.
 #
 # scripts/qemu.sh picks the QEMU and the TCG threading, and says which and
 # why on the log's first line (see README.md, "No flakes").
