@@ -177,6 +177,13 @@ unload_modules() {
 # command line can allow another slack: gmem_free_slack_kb=N, which the
 # kernel hands to /init in its environment (make bench does, see Makefile).
 FREE_SLACK_KB=${gmem_free_slack_kb:-4096}
+
+# The stack depot's pools in KiB (16 KiB each), where there is one.
+depot_kb() {
+	local f=/sys/kernel/debug/stackdepot/stats
+
+	[ -r "$f" ] && awk '$1 == "pools:" { print $2 * 16 }' "$f"
+}
 check_memory_returned() {
 	local status=ok i unevictable free
 
@@ -189,6 +196,9 @@ check_memory_returned() {
 	free=$(free_kb)
 	echo "# memory: Unevictable $unevictable0 -> $unevictable kB," \
 	     "free $free0 -> $free kB (slack $FREE_SLACK_KB kB)"
+	# KASAN's stack depot, which never gives memory back (debug kernel).
+	[ -n "$depot0" ] && echo "# stack depot: $depot0 ->" \
+		"$(depot_kb) kB (never freed)"
 	[ "$unevictable" -le "$unevictable0" ] || status="not ok"
 	[ "$free" -ge $((free0 - FREE_SLACK_KB)) ] || status="not ok"
 	grep -q '^gmem' /proc/slabinfo && status="not ok"
@@ -207,6 +217,7 @@ run_all() {
 	settle_memory
 	unevictable0=$(meminfo_kb Unevictable)
 	free0=$(free_kb)
+	depot0=$(depot_kb)
 	cat /proc/meminfo > /tmp/meminfo0
 	load_modules
 	holder=
