@@ -118,7 +118,7 @@ static long cgroup_unevictable_left_kb(void)
 	int i;
 
 	/* memory.stat is flushed every 2 s, or sooner once enough changed. */
-	for (i = 0; i < 50; i++) {
+	for (i = 0; i < 50 * gmem_timeout_factor(); i++) {
 		unevictable_kb();	/* drains the per-CPU LRU batches */
 		kb = cg_read_key("memory.stat", "unevictable") / 1024;
 		if (!kb)
@@ -243,7 +243,7 @@ TEST_F(memcg, huge_folio_falls_back_without_reclaim_near_memory_max)
 
 	EXPECT_EQ(0, cgroup_unevictable_left_kb())
 		TH_LOG("expected every gmem page of the cgroup freed after close");
-	for (i = 0; i < 50; i++) {
+	for (i = 0; i < 50 * gmem_timeout_factor(); i++) {
 		end_kb = memory_current_kb();
 		if (end_kb - start_kb <= STOCK_KB)
 			break;
