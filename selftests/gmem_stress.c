@@ -1114,10 +1114,19 @@ static void op_touch(struct thread *t)
 	if (err)
 		fail(t, "KVM_RUN: errno %d (%s), exit reason %u", err,
 		     strerror(err), s->vcpu->run->exit_reason);
-	if (s->vcpu->run->exit_reason != KVM_EXIT_IO)
+	if (s->vcpu->run->exit_reason != KVM_EXIT_IO) {
+		struct kvm_regs regs;
+		struct kvm_sregs sregs;
+
+		vcpu_regs_get(s->vcpu, &regs);
+		vcpu_sregs_get(s->vcpu, &sregs);
+		note(t, "rip 0x%llx rsp 0x%llx cr2 0x%llx cr3 0x%llx rax 0x%llx rdx 0x%llx",
+		     regs.rip, regs.rsp, sregs.cr2, sregs.cr3, regs.rax,
+		     regs.rdx);
 		fail(t, "KVM_RUN: exit reason %u (%s), expected KVM_EXIT_IO",
 		     s->vcpu->run->exit_reason,
 		     exit_reason_str(s->vcpu->run->exit_reason));
+	}
 	switch (get_ucall(s->vcpu, &uc)) {
 	case UCALL_SYNC:
 		break;
