@@ -260,9 +260,10 @@ debug-tests: tests upstream-tests $(if $(filter gmem,$(VARIANT)),debug-kunit)
 # Each debug guest also has a free-memory slack of its own
 # (gmem_free_slack_kb; the stack depot's growth, which /init measures, is
 # not counted against it): for what the debug kernel keeps for itself
-# outside meminfo's counters, which grows with what a run does, mostly
-# KASAN's shadow of vmalloc memory (freed only in whole shadow pages, when
-# lazily freed areas are purged, and never its page tables).  After the
+# outside meminfo's counters, which grows with what a run does (KASAN's
+# shadow of vmalloc memory is the suspect, not shown: it is freed only in
+# whole shadow pages, when lazily freed areas are purged, and never its
+# page tables; the stack depot grew by 288 kB of the 70 MB).  After the
 # main guest's plan, free memory ended 67 MB below its start there, and
 # 2.4 MB on Debian's kernel with the same tests and modules: that guest
 # has 128 MB, the module cycle 16 MB (it measured 3.1 MB) and make stress
