@@ -439,6 +439,16 @@ static u64 min64(u64 a, u64 b)
 	return a < b ? a : b;
 }
 
+/*
+ * A run of pages inside [0, @pages), drawn from @r: its first page in
+ * *@first (the low bits), its length, 1 to @max, returned (the high ones).
+ */
+static u64 draw_run(u64 r, u64 pages, u64 max, u64 *first)
+{
+	*first = r % pages;
+	return 1 + (r >> 32) % min64(pages - *first, max);
+}
+
 static int errno_of(long r)
 {
 	return r < 0 ? errno : 0;
@@ -1002,10 +1012,8 @@ static void op_attr(struct thread *t)
 		gpa = rg->gpa;
 		size = rg->size;
 	} else {
-		p = t->r[3] % REGION_PAGES;
+		size = draw_run(t->r[3], REGION_PAGES, 4096, &p) * PAGE_SIZE;
 		gpa = WINDOW_GPA + i * REGION_SIZE + p * PAGE_SIZE;
-		size = (1 + (t->r[3] >> 32) % min64(REGION_PAGES - p, 4096)) *
-		       PAGE_SIZE;
 	}
 	note(t, "gpa 0x%lx size 0x%lx", gpa, size);
 	set_attributes(t, s, gpa, size, private);
@@ -1036,14 +1044,10 @@ static void op_prefault(struct thread *t)
 		goto out;
 	}
 	if (inside) {
-		p = t->r[3] % (rg->size / PAGE_SIZE);
-		n = 1 + (t->r[3] >> 32) % min64(rg->size / PAGE_SIZE - p,
-						PREFAULT_PAGES);
+		n = draw_run(t->r[3], rg->size / PAGE_SIZE, PREFAULT_PAGES, &p);
 		range.gpa = rg->gpa + p * PAGE_SIZE;
 	} else {
-		p = t->r[3] % REGION_PAGES;
-		n = 1 + (t->r[3] >> 32) % min64(REGION_PAGES - p,
-						PREFAULT_PAGES);
+		n = draw_run(t->r[3], REGION_PAGES, PREFAULT_PAGES, &p);
 		range.gpa = WINDOW_GPA + i * REGION_SIZE + p * PAGE_SIZE;
 	}
 	range.size = n * PAGE_SIZE;
@@ -1083,8 +1087,7 @@ static void op_touch(struct thread *t)
 	}
 	f = &s->files[rg->file];
 	g = addr_gva2hva(s->vm, (vm_vaddr_t)&req);
-	p = t->r[3] % (rg->size / PAGE_SIZE);
-	n = 1 + (t->r[3] >> 32) % min64(rg->size / PAGE_SIZE - p, TOUCH_PAGES);
+	n = draw_run(t->r[3], rg->size / PAGE_SIZE, TOUCH_PAGES, &p);
 	g->n = 0;
 	g->write = write;
 	for (k = p; k < p + n; k++) {
