@@ -106,7 +106,7 @@ libkvm_cflags := -D_GNU_SOURCE= -O2 -g -std=gnu99 -Wall -Wstrict-prototypes \
 libkvm_ldflags := -static -pthread -no-pie
 
 define gmem_program
-$(testdir)/gmem/%: $(1)/%.c $(wildcard $(1)/*.h) upstream-tests
+$(testdir)/gmem/%: $(1)/%.c $(wildcard $(1)/*.h selftests/*.h) upstream-tests
 	@mkdir -p $$(@D)
 	$$(CC) $$(libkvm_cflags) $$< $$(wildcard $$(testdir)/kvm/lib/*.o \
 		$$(testdir)/kvm/lib/x86_64/*.o) $$(libkvm_ldflags) -ldl -o $$@

@@ -25,6 +25,8 @@
 #include "processor.h"
 #include "ucall_common.h"
 
+#include "shutdown_diag.h"
+
 #define DEMO_GPA	BIT_ULL(32)	/* above the library's own memory */
 #define DEMO_SLOT	10
 #define DEMO_SIZE	(64ULL << 20)
@@ -77,6 +79,9 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The vCPU's first state, should it shut down (shutdown_diag.h) */
+static struct vcpu_first_state first;
+
 /* Runs the vCPU to its next GUEST_SYNC; returns the value it reported. */
 static u64 run_to_stage(struct kvm_vcpu *vcpu, enum demo_stage stage,
 			double *seconds)
@@ -86,6 +91,8 @@ static u64 run_to_stage(struct kvm_vcpu *vcpu, enum demo_stage stage,
 
 	vcpu_run(vcpu);
 	*seconds = now() - start;
+	if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
+		shutdown_explain(&first, vcpu->vm, vcpu, "   # ");
 	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 	switch (get_ucall(vcpu, &uc)) {
 	case UCALL_SYNC:
@@ -132,6 +139,7 @@ int main(void)
 		   DEMO_SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, gmem, 0);
 	virt_map(vm, DEMO_GPA, DEMO_GPA, DEMO_SIZE / vm->page_size);
 	vm_mem_set_private(vm, DEMO_GPA, DEMO_SIZE);
+	shutdown_diag_save(&first, vm, vcpu);
 
 	run_to_stage(vcpu, DEMO_WRITTEN, &secs);
 	printf("2. guest: wrote %llu words of pattern over all %llu MiB (%.2f s)\n",
@@ -160,6 +168,7 @@ int main(void)
 
 	close(gmem);
 	kvm_vm_free(vm);
+	shutdown_diag_free(&first);
 	printf("private-memory VM: %s\n", ok ? "every check held" : "FAILED");
 	return ok ? 0 : 1;
 }

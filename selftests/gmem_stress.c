@@ -51,6 +51,7 @@
 #include <time.h>
 
 #include "gmem_test_util.h"
+#include "shutdown_diag.h"
 
 #define NR_VMS		3	/* per process */
 #define NR_FILES	6	/* guest_memfd slots per VM */
@@ -215,6 +216,7 @@ struct stress_vm {
 	pthread_mutex_t lock;
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
+	struct vcpu_first_state first;	/* to explain a shutdown */
 	u32 gen;	/* recreations: (process, index, gen) names a VM */
 	struct gfile files[NR_FILES];
 	struct region regions[NR_REGIONS];
@@ -612,6 +614,7 @@ static void vm_up(struct stress_vm *s)
 	s->vm = vm_create_shape_with_one_vcpu(shape, &s->vcpu, guest_code);
 	virt_map_level(s->vm, WINDOW_GPA, WINDOW_GPA, WINDOW_SIZE,
 		       PG_LEVEL_2M);
+	shutdown_diag_save(&s->first, s->vm, s->vcpu);
 	pthread_mutex_unlock(&lib_lock);
 	for (i = 0; i < NR_REGIONS; i++)
 		s->regions[i].file = -1;
@@ -675,6 +678,7 @@ static void vm_down(struct thread *t, struct stress_vm *s, int vm, bool keep)
 	pthread_mutex_lock(&lib_lock);
 	kvm_vm_free(s->vm);
 	pthread_mutex_unlock(&lib_lock);
+	shutdown_diag_free(&s->first);
 	s->vm = NULL;
 	for (i = 0; i < NR_REGIONS; i++) {
 		struct region *rg = &s->regions[i];
@@ -1118,14 +1122,8 @@ static void op_touch(struct thread *t)
 		fail(t, "KVM_RUN: errno %d (%s), exit reason %u", err,
 		     strerror(err), s->vcpu->run->exit_reason);
 	if (s->vcpu->run->exit_reason != KVM_EXIT_IO) {
-		struct kvm_regs regs;
-		struct kvm_sregs sregs;
-
-		vcpu_regs_get(s->vcpu, &regs);
-		vcpu_sregs_get(s->vcpu, &sregs);
-		note(t, "rip 0x%llx rsp 0x%llx cr2 0x%llx cr3 0x%llx rax 0x%llx rdx 0x%llx",
-		     regs.rip, regs.rsp, sregs.cr2, sregs.cr3, regs.rax,
-		     regs.rdx);
+		if (s->vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
+			shutdown_explain(&s->first, s->vm, s->vcpu, "  # ");
 		fail(t, "KVM_RUN: exit reason %u (%s), expected KVM_EXIT_IO",
 		     s->vcpu->run->exit_reason,
 		     exit_reason_str(s->vcpu->run->exit_reason));
