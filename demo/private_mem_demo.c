@@ -79,8 +79,8 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The vCPU's first state, should it shut down (shutdown_diag.h) */
-static struct vcpu_first_state first;
+/* The vCPU's first state and memslot 0, should it shut down */
+static struct shutdown_diag demo_diag;
 
 /* Runs the vCPU to its next GUEST_SYNC; returns the value it reported. */
 static u64 run_to_stage(struct kvm_vcpu *vcpu, enum demo_stage stage,
@@ -91,8 +91,11 @@ static u64 run_to_stage(struct kvm_vcpu *vcpu, enum demo_stage stage,
 
 	vcpu_run(vcpu);
 	*seconds = now() - start;
-	if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
-		shutdown_explain(&first, vcpu->vm, vcpu, "   # ");
+	if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN) {
+		shutdown_diag_explain(&demo_diag, vcpu->vm, vcpu, "   # ");
+		TEST_FAIL("the guest shut down (triple fault) in stage %u",
+			  stage);
+	}
 	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 	switch (get_ucall(vcpu, &uc)) {
 	case UCALL_SYNC:
@@ -139,7 +142,7 @@ int main(void)
 		   DEMO_SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, gmem, 0);
 	virt_map(vm, DEMO_GPA, DEMO_GPA, DEMO_SIZE / vm->page_size);
 	vm_mem_set_private(vm, DEMO_GPA, DEMO_SIZE);
-	shutdown_diag_save(&first, vm, vcpu);
+	shutdown_diag_save(&demo_diag, vm, vcpu);
 
 	run_to_stage(vcpu, DEMO_WRITTEN, &secs);
 	printf("2. guest: wrote %llu words of pattern over all %llu MiB (%.2f s)\n",
@@ -168,7 +171,7 @@ int main(void)
 
 	close(gmem);
 	kvm_vm_free(vm);
-	shutdown_diag_free(&first);
+	shutdown_diag_free(&demo_diag);
 	printf("private-memory VM: %s\n", ok ? "every check held" : "FAILED");
 	return ok ? 0 : 1;
 }

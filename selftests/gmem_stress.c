@@ -216,7 +216,7 @@ struct stress_vm {
 	pthread_mutex_t lock;
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
-	struct vcpu_first_state first;	/* to explain a shutdown */
+	struct shutdown_diag diag;	/* to explain a shutdown */
 	u32 gen;	/* recreations: (process, index, gen) names a VM */
 	struct gfile files[NR_FILES];
 	struct region regions[NR_REGIONS];
@@ -614,7 +614,7 @@ static void vm_up(struct stress_vm *s)
 	s->vm = vm_create_shape_with_one_vcpu(shape, &s->vcpu, guest_code);
 	virt_map_level(s->vm, WINDOW_GPA, WINDOW_GPA, WINDOW_SIZE,
 		       PG_LEVEL_2M);
-	shutdown_diag_save(&s->first, s->vm, s->vcpu);
+	shutdown_diag_save(&s->diag, s->vm, s->vcpu);
 	pthread_mutex_unlock(&lib_lock);
 	for (i = 0; i < NR_REGIONS; i++)
 		s->regions[i].file = -1;
@@ -678,7 +678,7 @@ static void vm_down(struct thread *t, struct stress_vm *s, int vm, bool keep)
 	pthread_mutex_lock(&lib_lock);
 	kvm_vm_free(s->vm);
 	pthread_mutex_unlock(&lib_lock);
-	shutdown_diag_free(&s->first);
+	shutdown_diag_free(&s->diag);
 	s->vm = NULL;
 	for (i = 0; i < NR_REGIONS; i++) {
 		struct region *rg = &s->regions[i];
@@ -1122,11 +1122,12 @@ static void op_touch(struct thread *t)
 		fail(t, "KVM_RUN: errno %d (%s), exit reason %u", err,
 		     strerror(err), s->vcpu->run->exit_reason);
 	if (s->vcpu->run->exit_reason != KVM_EXIT_IO) {
-		if (s->vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
-			shutdown_explain(&s->first, s->vm, s->vcpu, "  # ");
+		u32 exit_reason = s->vcpu->run->exit_reason;
+
+		if (exit_reason == KVM_EXIT_SHUTDOWN)
+			shutdown_diag_explain(&s->diag, s->vm, s->vcpu, "  # ");
 		fail(t, "KVM_RUN: exit reason %u (%s), expected KVM_EXIT_IO",
-		     s->vcpu->run->exit_reason,
-		     exit_reason_str(s->vcpu->run->exit_reason));
+		     exit_reason, exit_reason_str(exit_reason));
 	}
 	switch (get_ucall(s->vcpu, &uc)) {
 	case UCALL_SYNC:

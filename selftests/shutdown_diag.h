@@ -9,97 +9,103 @@
  * INITs the vCPU, so its registers say nothing of where it was.
  *
  * What is kept instead, when the vCPU is made: a copy of memslot 0 and the
- * vCPU's first state.  On a shutdown, shutdown_explain() prints
- *  - each page of memslot 0 whose contents changed other than in the
- *    Accessed and Dirty bits the guest's page walks set (the guest's own
- *    stack, globals and ucalls change too; a page table or code page that
- *    changed is memory the guest did not write through its own accesses);
+ * vCPU's first state.  On a shutdown, shutdown_diag_explain() prints
+ *  - the vCPU's registers as the shutdown left them (after an INIT, rip
+ *    0xfff0 with a CS base of 0xffff0000: they then say nothing);
+ *  - each page of memslot 0 whose contents changed, not counting bits 5
+ *    and 6 of any word (the Accessed and Dirty bits the guest's page walks
+ *    set in its page tables).  The guest's own stack, globals and ucalls
+ *    change too; a page table or code page that changed is memory the
+ *    guest did not write through its own accesses;
  *  - a replay: the vCPU set back to its first state and run again, which
- *    reaches a ucall if memory is as it should be, and shuts down again if
- *    what the guest needs is really broken.
- * A clean memslot 0 and a replay that reaches its ucall mean the guest saw
- * memory that L1 does not hold: a stale translation below the guest.
+ *    reaches its first GUEST_SYNC if memory is as it should be, and shuts
+ *    down again (or reports an exception) if what the guest needs is
+ *    really broken.
+ * A clean memslot 0 and a replay that reaches its sync mean the shutdown
+ * is not explained by memslot 0 as user space sees it: a view of memory
+ * the guest had and L1 does not hold (a stale translation below the
+ * guest), or vCPU state gone wrong.
  */
 #ifndef _SHUTDOWN_DIAG_H
 #define _SHUTDOWN_DIAG_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kvm_util.h"
 #include "processor.h"
+#include "test_util.h"
 #include "ucall_common.h"
 
 #define SHUTDOWN_DIAG_MAX_PAGES	16
 
-struct vcpu_first_state {
+struct shutdown_diag {
 	void *slot0;		/* memslot 0 as the VM was made */
 	u64 slot0_gpa;
 	u64 slot0_size;
 	u64 stack_gpa;		/* the page below the first rsp */
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	struct kvm_xcrs xcrs;
+	struct kvm_vcpu_events events;
 };
 
-/* What shutdown_explain() found. */
+/* What shutdown_diag_explain() found. */
 struct shutdown_report {
 	u64 pages;		/* pages of memslot 0 changed */
 	u64 gpa[SHUTDOWN_DIAG_MAX_PAGES];	/* the first of them */
-	bool replay_reached;	/* the replay reached a ucall... */
-	u64 replay_ucall;	/* ...this one */
+	bool replay_reached;	/* the replay reached a GUEST_SYNC */
+	u64 replay_ucall;	/* the ucall it reached, if any */
 };
 
-/* Keeps @vcpu's first state and @vm's memslot 0; before the first run. */
-static inline void shutdown_diag_save(struct vcpu_first_state *fs,
+/*
+ * Keeps @vcpu's first state and @vm's memslot 0: call it after all set-up
+ * that writes memslot 0 or the vCPU's state, before the first run.
+ */
+static inline void shutdown_diag_save(struct shutdown_diag *d,
 				      struct kvm_vm *vm,
 				      struct kvm_vcpu *vcpu)
 {
 	struct userspace_mem_region *r0 = memslot2region(vm, 0);
 
-	fs->slot0_gpa = r0->region.guest_phys_addr;
-	fs->slot0_size = r0->region.memory_size;
-	fs->slot0 = malloc(fs->slot0_size);
-	TEST_ASSERT(fs->slot0, "no memory for a copy of memslot 0");
-	memcpy(fs->slot0, (void *)r0->region.userspace_addr, fs->slot0_size);
-	vcpu_regs_get(vcpu, &fs->regs);
-	vcpu_sregs_get(vcpu, &fs->sregs);
-	vcpu_xcrs_get(vcpu, &fs->xcrs);
-	fs->stack_gpa = addr_gva2gpa(vm, fs->regs.rsp - 1) & ~(u64)(PAGE_SIZE - 1);
+	d->slot0_gpa = r0->region.guest_phys_addr;
+	d->slot0_size = r0->region.memory_size;
+	d->slot0 = malloc(d->slot0_size);
+	TEST_ASSERT(d->slot0, "no memory for a copy of memslot 0");
+	memcpy(d->slot0, (void *)r0->region.userspace_addr, d->slot0_size);
+	vcpu_regs_get(vcpu, &d->regs);
+	vcpu_sregs_get(vcpu, &d->sregs);
+	vcpu_events_get(vcpu, &d->events);
+	d->stack_gpa = align_down(addr_gva2gpa(vm, d->regs.rsp - 1), PAGE_SIZE);
 }
 
-static inline void shutdown_diag_free(struct vcpu_first_state *fs)
+static inline void shutdown_diag_free(struct shutdown_diag *d)
 {
-	free(fs->slot0);
-	fs->slot0 = NULL;
+	free(d->slot0);
+	d->slot0 = NULL;
 }
 
-/*
- * Prints, each line after @prefix, what @vcpu's shutdown was (see the top
- * of this file).  Runs the vCPU again: call it only once the run that
- * shut down is over, and only to explain a failure.
- *
- * Return: what it found.
- */
-static inline struct shutdown_report
-shutdown_explain(struct vcpu_first_state *fs, struct kvm_vm *vm,
-		 struct kvm_vcpu *vcpu, const char *prefix)
+/* Prints the pages of memslot 0 that changed since shutdown_diag_save(). */
+static inline void shutdown_diag_diff(struct shutdown_diag *d,
+				      struct kvm_vm *vm, const char *prefix,
+				      struct shutdown_report *rep)
 {
 	struct userspace_mem_region *r0 = memslot2region(vm, 0);
-	const u64 *was = fs->slot0, *now = (const u64 *)r0->region.userspace_addr;
-	u64 words = PAGE_SIZE / sizeof(u64), page, w;
-	struct shutdown_report rep = {};
-	int r;
+	const u64 *now = (const u64 *)r0->region.userspace_addr;
+	const u64 ad = PTE_ACCESSED_MASK | PTE_DIRTY_MASK;
+	const u64 words = PAGE_SIZE / sizeof(u64);
+	const u64 *was = d->slot0;
+	u64 page, w;
 
 	printf("%smemslot 0 (gpa 0x%lx, 0x%lx bytes, stack page 0x%lx): pages changed\n",
-	       prefix, fs->slot0_gpa, fs->slot0_size, fs->stack_gpa);
-	for (page = 0; page < fs->slot0_size / PAGE_SIZE; page++) {
-		u64 first = words, n = 0, gpa = fs->slot0_gpa + page * PAGE_SIZE;
+	       prefix, d->slot0_gpa, d->slot0_size, d->stack_gpa);
+	for (page = 0; page < d->slot0_size / PAGE_SIZE; page++) {
+		u64 gpa = d->slot0_gpa + page * PAGE_SIZE;
+		u64 first = words, n = 0;
 
 		for (w = page * words; w < (page + 1) * words; w++) {
-			if (!((was[w] ^ now[w]) & ~(u64)(PTE_ACCESSED_MASK |
-							  PTE_DIRTY_MASK)))
+			if (!((was[w] ^ now[w]) & ~ad))
 				continue;
 			if (first == words)
 				first = w;
@@ -107,31 +113,65 @@ shutdown_explain(struct vcpu_first_state *fs, struct kvm_vm *vm,
 		}
 		if (!n)
 			continue;
-		if (rep.pages >= SHUTDOWN_DIAG_MAX_PAGES) {
-			rep.pages++;
+		if (rep->pages >= SHUTDOWN_DIAG_MAX_PAGES) {
+			rep->pages++;
 			continue;
 		}
-		rep.gpa[rep.pages++] = gpa;
+		rep->gpa[rep->pages++] = gpa;
 		printf("%s  gpa 0x%lx%s: %lu words, the first at +0x%lx: 0x%016lx -> 0x%016lx\n",
-		       prefix, gpa, gpa == fs->stack_gpa ? " (stack)" : "", n,
+		       prefix, gpa, gpa == d->stack_gpa ? " (stack)" : "", n,
 		       (first - page * words) * sizeof(u64), was[first],
 		       now[first]);
 	}
 	printf("%s  %lu pages in all (Accessed/Dirty bits not counted)\n",
-	       prefix, rep.pages);
+	       prefix, rep->pages);
+}
 
-	vcpu_xcrs_set(vcpu, &fs->xcrs);
-	vcpu_sregs_set(vcpu, &fs->sregs);
-	vcpu_regs_set(vcpu, &fs->regs);
+/*
+ * Prints, each line after @prefix, what @vcpu's shutdown was (see the top
+ * of this file), and returns what it found.  The replay overwrites the
+ * vCPU's registers and run->exit_reason: take what the failed run left
+ * before calling it, and do not run the vCPU again after it.
+ */
+static inline struct shutdown_report
+shutdown_diag_explain(struct shutdown_diag *d, struct kvm_vm *vm,
+		      struct kvm_vcpu *vcpu, const char *prefix)
+{
+	struct shutdown_report rep = {};
+	struct kvm_vcpu_events events;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct ucall uc;
+	int r;
+
+	vcpu_regs_get(vcpu, &regs);
+	vcpu_sregs_get(vcpu, &sregs);
+	vcpu_events_get(vcpu, &events);
+	printf("%safter the shutdown: rip 0x%llx rsp 0x%llx cs.base 0x%llx",
+	       prefix, regs.rip, regs.rsp, sregs.cs.base);
+	printf(" cr0 0x%llx cr2 0x%llx cr3 0x%llx; exception %s%s vector %u\n",
+	       sregs.cr0, sregs.cr2, sregs.cr3,
+	       events.exception.injected ? "injected" : "",
+	       events.exception.pending ? "pending" : "",
+	       events.exception.nr);
+	shutdown_diag_diff(d, vm, prefix, &rep);
+	fflush(stdout);
+
+	vcpu_events_set(vcpu, &d->events);
+	vcpu_sregs_set(vcpu, &d->sregs);
+	vcpu_regs_set(vcpu, &d->regs);
 	r = __vcpu_run(vcpu);
 	if (!r && vcpu->run->exit_reason == KVM_EXIT_IO)
-		rep.replay_ucall = get_ucall(vcpu, NULL);
-	rep.replay_reached = rep.replay_ucall != UCALL_NONE;
-	printf("%sreplay from the first state: %s (KVM_RUN %d, exit reason %u, %s)\n",
-	       prefix, rep.replay_reached ? "reached a ucall" :
-	       "did not reach a ucall",
-	       r, vcpu->run->exit_reason,
-	       exit_reason_str(vcpu->run->exit_reason));
+		rep.replay_ucall = get_ucall(vcpu, &uc);
+	rep.replay_reached = rep.replay_ucall == UCALL_SYNC;
+	printf("%sreplay from the first state: %s", prefix,
+	       rep.replay_reached ? "reached its sync" :
+	       "did not reach its sync");
+	printf(" (KVM_RUN %d errno %d, exit reason %u %s, ucall %lu)\n",
+	       r, r ? errno : 0, vcpu->run->exit_reason,
+	       exit_reason_str(vcpu->run->exit_reason), rep.replay_ucall);
+	if (rep.replay_ucall == UCALL_ABORT)
+		printf("%s  the guest reported: %s\n", prefix, uc.buffer);
 	fflush(stdout);
 	return rep;
 }

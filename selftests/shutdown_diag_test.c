@@ -29,11 +29,12 @@ static void guest_sync_then_walk_again(void)
 
 TEST(a_changed_page_table_is_shown_and_the_replay_shuts_down_too)
 {
-	struct vcpu_first_state fs;
+	struct shutdown_diag fs;
 	struct shutdown_report rep;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	u64 i, listed;
+	bool found = false;
+	u64 i;
 
 	vm = vm_create_with_one_vcpu(&vcpu, guest_sync_then_walk_again);
 	shutdown_diag_save(&fs, vm, vcpu);
@@ -44,12 +45,10 @@ TEST(a_changed_page_table_is_shown_and_the_replay_shuts_down_too)
 	vcpu_run(vcpu);
 	ASSERT_EQ(KVM_EXIT_SHUTDOWN, vcpu->run->exit_reason);
 
-	rep = shutdown_explain(&fs, vm, vcpu, "# ");
-	listed = min_t(u64, rep.pages, SHUTDOWN_DIAG_MAX_PAGES);
-	for (i = 0; i < listed; i++)
-		if (rep.gpa[i] == vm->pgd)
-			break;
-	EXPECT_GT(listed, i);
+	rep = shutdown_diag_explain(&fs, vm, vcpu, "# ");
+	for (i = 0; i < min_t(u64, rep.pages, SHUTDOWN_DIAG_MAX_PAGES); i++)
+		found |= rep.gpa[i] == vm->pgd;
+	EXPECT_TRUE(found);
 	EXPECT_FALSE(rep.replay_reached);
 	EXPECT_EQ(KVM_EXIT_SHUTDOWN, vcpu->run->exit_reason);
 
@@ -71,7 +70,7 @@ static void guest_triple_fault_once(void)
 TEST(a_shutdown_memory_does_not_explain_replays_to_its_ucall)
 {
 	u64 flag_page, i, others = 0;
-	struct vcpu_first_state fs;
+	struct shutdown_diag fs;
 	struct shutdown_report rep;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -81,13 +80,13 @@ TEST(a_shutdown_memory_does_not_explain_replays_to_its_ucall)
 	vcpu_run(vcpu);
 	ASSERT_EQ(KVM_EXIT_SHUTDOWN, vcpu->run->exit_reason);
 
-	rep = shutdown_explain(&fs, vm, vcpu, "# ");
+	rep = shutdown_diag_explain(&fs, vm, vcpu, "# ");
 	EXPECT_TRUE(rep.replay_reached);
 	EXPECT_EQ(UCALL_SYNC, rep.replay_ucall);
 
 	/* What changed is the flag's page, and maybe the stack. */
-	flag_page = addr_gva2gpa(vm, (vm_vaddr_t)&shut_down_before) &
-		    ~(u64)(PAGE_SIZE - 1);
+	flag_page = align_down(addr_gva2gpa(vm, (vm_vaddr_t)&shut_down_before),
+			       PAGE_SIZE);
 	ASSERT_GE(SHUTDOWN_DIAG_MAX_PAGES, rep.pages);
 	for (i = 0; i < rep.pages; i++)
 		others += rep.gpa[i] != flag_page && rep.gpa[i] != fs.stack_gpa;
