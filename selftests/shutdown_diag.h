@@ -149,11 +149,11 @@ shutdown_diag_explain(struct shutdown_diag *d, struct kvm_vm *vm,
 	vcpu_events_get(vcpu, &events);
 	printf("%safter the shutdown: rip 0x%llx rsp 0x%llx cs.base 0x%llx",
 	       prefix, regs.rip, regs.rsp, sregs.cs.base);
-	printf(" cr0 0x%llx cr2 0x%llx cr3 0x%llx; exception %s%s vector %u\n",
-	       sregs.cr0, sregs.cr2, sregs.cr3,
-	       events.exception.injected ? "injected" : "",
-	       events.exception.pending ? "pending" : "",
-	       events.exception.nr);
+	/* What the guest was taking: an INIT clears the flags, not the vector. */
+	printf(" cr0 0x%llx cr2 0x%llx cr3 0x%llx; exception vector %u%s%s\n",
+	       sregs.cr0, sregs.cr2, sregs.cr3, events.exception.nr,
+	       events.exception.injected ? " injected" : "",
+	       events.exception.pending ? " pending" : "");
 	shutdown_diag_diff(d, vm, prefix, &rep);
 	fflush(stdout);
 
