@@ -55,8 +55,8 @@ struct shutdown_diag {
 struct shutdown_report {
 	u64 pages;		/* pages of memslot 0 changed */
 	u64 gpa[SHUTDOWN_DIAG_MAX_PAGES];	/* the first of them */
-	bool replay_reached;	/* the replay reached a GUEST_SYNC */
-	u64 replay_ucall;	/* the ucall it reached, if any */
+	/* the replay's ucall: UCALL_SYNC if it reached its sync */
+	u64 replay_ucall;
 };
 
 /*
@@ -163,9 +163,8 @@ shutdown_diag_explain(struct shutdown_diag *d, struct kvm_vm *vm,
 	r = __vcpu_run(vcpu);
 	if (!r && vcpu->run->exit_reason == KVM_EXIT_IO)
 		rep.replay_ucall = get_ucall(vcpu, &uc);
-	rep.replay_reached = rep.replay_ucall == UCALL_SYNC;
 	printf("%sreplay from the first state: %s", prefix,
-	       rep.replay_reached ? "reached its sync" :
+	       rep.replay_ucall == UCALL_SYNC ? "reached its sync" :
 	       "did not reach its sync");
 	printf(" (KVM_RUN %d errno %d, exit reason %u %s, ucall %lu)\n",
 	       r, r ? errno : 0, vcpu->run->exit_reason,
