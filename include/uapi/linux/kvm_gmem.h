@@ -11,8 +11,46 @@
 #include <linux/types.h>
 
 /*
+ * Upstream's guest_memfd creation flags (KVM_CREATE_GUEST_MEMFD's @flags)
+ * and the capability that reports them, from Linux 6.18, with upstream's
+ * numbers: 6.12's <linux/kvm.h> lacks them.
+ *
+ * KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_FLAGS) (system or VM fd): the
+ * flags KVM_CREATE_GUEST_MEMFD takes (on the system fd: on some VM type).
+ *
+ * GUEST_MEMFD_FLAG_MMAP: the memory can be mmap()ed, MAP_SHARED only.
+ * GUEST_MEMFD_FLAG_INIT_SHARED: the memory is shared, so user space may
+ * fault it in and a VM maps it as shared memory; only for VMs without
+ * private memory.  Without it, every user fault is SIGBUS.
+ */
+#ifndef KVM_CAP_GUEST_MEMFD_FLAGS
+#define KVM_CAP_GUEST_MEMFD_FLAGS	244
+#endif
+#ifndef GUEST_MEMFD_FLAG_MMAP
+#define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
+#endif
+#ifndef GUEST_MEMFD_FLAG_INIT_SHARED
+#define GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
+#endif
+
+/*
+ * gmem's own creation flags, numbered down from the top bit, far from
+ * upstream's, which grow from bit 0 (bits 2 and 3 are claimed by series
+ * not yet merged).  KVM_CAP_GUEST_MEMFD_FLAGS reports them where they
+ * work.  Each is the per-file form of a VM-wide KVM_ENABLE_CAP below; a
+ * file gets a right or a choice if either asks for it.
+ *
+ * GUEST_MEMFD_FLAG_GMEM_LINKABLE: the file carries the link right (see
+ * KVM_CAP_GUEST_MEMFD_LINK and KVM_LINK_GUEST_MEMFD).
+ * GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE: the memory comes in 4 KiB pages only,
+ * as upstream's (see KVM_CAP_GUEST_MEMFD_HUGEPAGE).
+ */
+#define GUEST_MEMFD_FLAG_GMEM_LINKABLE		(1ULL << 63)
+#define GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE	(1ULL << 62)
+
+/*
  * KVM_CHECK_EXTENSION (system or VM fd): 1 if KVM_LINK_GUEST_MEMFD is
- * available (on a VM: if the VM can have private memory and link).
+ * available (on a VM: if the VM can link: any VM type but SEV-SNP).
  * gmem's capabilities are numbered from 'g' 'm' << 16, far above upstream's
  * sequence, so that no capability upstream adds can mean something else.
  *
