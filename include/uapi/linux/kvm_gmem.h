@@ -34,19 +34,23 @@
 #endif
 
 /*
- * gmem's own creation flags, numbered down from the top bit, far from
- * upstream's, which grow from bit 0 (bits 2 and 3 are claimed by series
- * not yet merged).  KVM_CAP_GUEST_MEMFD_FLAGS reports them where they
- * work.  Each is the per-file form of a VM-wide KVM_ENABLE_CAP below; a
- * file gets a right or a choice if either asks for it.
+ * gmem's own creation flags.  KVM_CHECK_EXTENSION answers in an int, and
+ * a negative answer reads as an error, so every flag cap 244 reports lies
+ * in bits 0 to 30.  Upstream's grow from bit 0 (bits 2 and 3 are claimed
+ * by series not yet merged), and bits 26 to 31 are where Linux encodes
+ * huge page sizes in flags (MFD_HUGE_SHIFT), which a guest_memfd series
+ * may follow: gmem's sit at bits 20 and 21, far from both.
+ * KVM_CAP_GUEST_MEMFD_FLAGS reports them where they work.  Each is the
+ * per-file form of a VM-wide KVM_ENABLE_CAP below; a file gets a right
+ * or a choice if either asks for it.
  *
  * GUEST_MEMFD_FLAG_GMEM_LINKABLE: the file carries the link right (see
  * KVM_CAP_GUEST_MEMFD_LINK and KVM_LINK_GUEST_MEMFD).
  * GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE: the memory comes in 4 KiB pages only,
  * as upstream's (see KVM_CAP_GUEST_MEMFD_HUGEPAGE).
  */
-#define GUEST_MEMFD_FLAG_GMEM_LINKABLE		(1ULL << 63)
-#define GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE	(1ULL << 62)
+#define GUEST_MEMFD_FLAG_GMEM_LINKABLE		(1ULL << 20)
+#define GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE	(1ULL << 21)
 
 /*
  * KVM_CHECK_EXTENSION (system or VM fd): 1 if KVM_LINK_GUEST_MEMFD is
