@@ -9,6 +9,7 @@
  */
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
@@ -49,11 +50,16 @@ static int gmem_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* No read, write, mmap or seek: user space never touches the memory. */
+/*
+ * No read, write or seek: user space reaches the memory only through a
+ * mapping, where the inode allows one (mmap.c).
+ */
 const struct file_operations gmem_fops = {
-	.owner		= THIS_MODULE,
-	.release	= gmem_release,
-	.fallocate	= gmem_fallocate,
+	.owner			= THIS_MODULE,
+	.release		= gmem_release,
+	.fallocate		= gmem_fallocate,
+	.mmap			= gmem_mmap,
+	.get_unmapped_area	= thp_get_unmapped_area,
 };
 
 /* A new file on @inode, taking over the caller's reference to it. */
@@ -94,7 +100,7 @@ static struct file *gmem_file_open(struct inode *inode, unsigned int rights,
 /**
  * gmem_create() - new memory, and the first file on it
  * @size: bytes of memory, page aligned, fixed for the life of the inode
- * @flags: GMEM_FLAG_NO_HUGEPAGE or nothing
+ * @flags: GMEM_FLAG_*
  * @rights: the file's rights, GMEM_RIGHT_*
  * @mops: the memory's ops (see &struct gmem_memory_ops), or NULL
  * @ops: the owner's callbacks, see &struct gmem_owner_ops
@@ -106,7 +112,8 @@ static struct file *gmem_file_open(struct inode *inode, unsigned int rights,
  * (see gmem_get_folio()), unless @flags says otherwise.
  *
  * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size,
- * flags, rights, memory ops or owner kind (too long), -ENOMEM.
+ * flags, rights, memory ops or owner kind (too long), or memory ops with
+ * GMEM_FLAG_MMAP or GMEM_FLAG_SHARED; -ENOMEM.
  */
 struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 			 const struct gmem_memory_ops *mops,
@@ -118,7 +125,8 @@ struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 	    size <= 0 || !PAGE_ALIGNED(size) ||
 	    strnlen(ops->kind, GMEM_KIND_LEN) == GMEM_KIND_LEN)
 		return ERR_PTR(-EINVAL);
-	if (mops && WARN_ON_ONCE(!gmem_memory_ops_valid(mops)))
+	if (mops && (WARN_ON_ONCE(!gmem_memory_ops_valid(mops)) ||
+		     (flags & (GMEM_FLAG_MMAP | GMEM_FLAG_SHARED))))
 		return ERR_PTR(-EINVAL);
 
 	inode = gmem_new_inode(size, flags, mops, ops->kind);
@@ -174,6 +182,18 @@ unsigned int gmem_rights(struct file *file)
 	return gf->rights;
 }
 EXPORT_SYMBOL_GPL(gmem_rights);
+
+/**
+ * gmem_flags() - what the memory of a gmem file was made with
+ * @file: a gmem file
+ *
+ * Return: its inode's GMEM_FLAG_* bits, which never change.
+ */
+u64 gmem_flags(struct file *file)
+{
+	return GMEM_I(file_inode(file))->flags;
+}
+EXPORT_SYMBOL_GPL(gmem_flags);
 
 /**
  * gmem_detach() - the owner of @file is going away

@@ -15,6 +15,7 @@
  * An inode of gmem's filesystem.  @files lists every open file on it
  * (struct gmem_file), protected by the mapping's invalidate lock.
  *
+ * @flags are the GMEM_FLAG_* it was made with; they never change.
  * @memory is true for an inode that holds memory (gmem_new_inode()), and
  * so a reference on this module, false for the filesystem's root.  It is
  * set at allocation, not left to the slab constructor: an inode whose
@@ -24,6 +25,7 @@
  */
 struct gmem_inode {
 	struct list_head files;
+	u64 flags;
 	bool memory;
 	const struct gmem_memory_ops *mops;
 	char kind[GMEM_KIND_LEN];
@@ -62,5 +64,8 @@ bool gmem_memory_ops_valid(const struct gmem_memory_ops *mops);
 
 /* file.c */
 extern const struct file_operations gmem_fops;
+
+/* mmap.c */
+int gmem_mmap(struct file *file, struct vm_area_struct *vma);
 
 #endif /* _GMEM_INTERNAL_H */

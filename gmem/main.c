@@ -97,11 +97,12 @@ static struct file_system_type gmem_fs_type = {
 
 /*
  * A new inode for @size bytes of memory, with no pages and no files yet,
- * made by an owner of @kind.  Its folios are page cache: charged to the
- * memory cgroup of whoever faults them in, never on an LRU that reclaim
- * scans (unevictable), and allocated without __GFP_MOVABLE (nothing can
- * migrate them).  Unless @flags has GMEM_FLAG_NO_HUGEPAGE, they may be
- * large (memory.c).  @mops, if any, hear of every folio that goes.
+ * made by an owner of @kind, with @flags (GMEM_FLAG_*).  Its folios are
+ * page cache: charged to the memory cgroup of whoever faults them in,
+ * never on an LRU that reclaim scans (unevictable), and allocated without
+ * __GFP_MOVABLE (nothing can migrate them).  Unless @flags has
+ * GMEM_FLAG_NO_HUGEPAGE, they may be large (memory.c).  @mops, if any,
+ * hear of every folio that goes.
  */
 struct inode *gmem_new_inode(loff_t size, u64 flags,
 			     const struct gmem_memory_ops *mops,
@@ -116,6 +117,7 @@ struct inode *gmem_new_inode(loff_t size, u64 flags,
 	gi = GMEM_I(inode);
 	__module_get(THIS_MODULE);	/* dropped by gmem_free_inode() */
 	gi->memory = true;
+	gi->flags = flags;
 	strscpy(gi->kind, kind, sizeof(gi->kind));
 	inode->i_mode |= S_IFREG;
 	inode->i_op = &gmem_iops;
@@ -160,6 +162,8 @@ static int __init gmem_init(void)
 		kmem_cache_destroy(gmem_inode_cachep);
 		return PTR_ERR(gmem_mnt);
 	}
+	/* Guest memory is data: no mapping of it may execute. */
+	gmem_mnt->mnt_flags |= MNT_NOEXEC;
 	return 0;
 }
 

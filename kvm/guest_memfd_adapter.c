@@ -12,7 +12,12 @@
  *  - a file does not hold its VM: when the VM is destroyed its files are
  *    detached (kvm_gmem_destroy_vm()) and live on without an owner;
  *  - a file may be linked into another VM only if its VM granted that
- *    (KVM_CAP_GUEST_MEMFD_LINK), and a link may have fewer rights.
+ *    (KVM_CAP_GUEST_MEMFD_LINK or GUEST_MEMFD_FLAG_GMEM_LINKABLE), and a
+ *    link may have fewer rights;
+ *  - every VM type has guest_memfd, as in upstream 6.18: a file made with
+ *    GUEST_MEMFD_FLAG_MMAP can be mapped by user space (gmem's mmap.c) and
+ *    its memslots are guest_memfd-only (KVM_MEMSLOT_GMEM_ONLY): KVM maps
+ *    shared memory from the file too, not from userspace_addr.
  *
  * Each file is owned by one VM (struct kvm_gmem); @bindings maps file page
  * offsets to the memslots that use them.  @bindings changes only under
@@ -93,6 +98,18 @@ static bool kvm_gmem_arch_takes_pages(struct kvm *kvm)
 }
 
 /*
+ * What KVM maps from the file of @slot: private memory, and shared memory
+ * too where the memslot is guest_memfd-only.  (Only VMs whose private and
+ * shared mappings live apart, TDX's, tell them apart when zapping.)
+ */
+static enum kvm_gfn_range_filter kvm_gmem_filter(struct kvm_memory_slot *slot)
+{
+	if (kvm_memslot_is_gmem_only(slot))
+		return KVM_FILTER_PRIVATE | KVM_FILTER_SHARED;
+	return KVM_FILTER_PRIVATE;
+}
+
+/*
  * Zap the guest's mappings of file pages [start, end) in every memslot
  * bound to them; the matching kvm_gmem_invalidate_end() lets faults in the
  * range proceed again.
@@ -114,8 +131,7 @@ static void kvm_gmem_invalidate_begin(void *data, pgoff_t start, pgoff_t end)
 			.end = slot->base_gfn + last - slot->gmem.pgoff,
 			.slot = slot,
 			.may_block = true,
-			/* guest_memfd backs private mappings only. */
-			.attr_filter = KVM_FILTER_PRIVATE,
+			.attr_filter = kvm_gmem_filter(slot),
 		};
 
 		if (!locked) {
@@ -237,26 +253,65 @@ void kvm_gmem_init_vm(struct kvm *kvm)
  * kvm_gmem_cap() - KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD)
  * @kvm: a VM, or NULL for /dev/kvm
  *
- * Return: 1 if @kvm (any VM, for NULL) can create guest_memfds: a VM with
- * private memory, unless its architecture takes its pages and
- * kvm.gmem_snp is off; else 0.
+ * Every VM type can create guest_memfds, as in upstream 6.18, but a VM
+ * whose architecture takes its pages only if kvm.gmem_snp is on.
+ *
+ * Return: 1 if @kvm (any VM, for NULL) can create guest_memfds, else 0.
  */
 int kvm_gmem_cap(struct kvm *kvm)
 {
-	return !kvm || (kvm_arch_has_private_mem(kvm) &&
-			(gmem_snp || !kvm_gmem_arch_takes_pages(kvm)));
+	return !kvm || gmem_snp || !kvm_gmem_arch_takes_pages(kvm);
 }
 
 /**
  * kvm_gmem_link_cap() - KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_LINK)
  * @kvm: a VM, or NULL for /dev/kvm
  *
- * Return: 1 if @kvm (any VM, for NULL) can link guest_memfds, else 0.
+ * Return: 1 if @kvm (any VM, for NULL) can link guest_memfds: any VM
+ * whose architecture does not take its pages; else 0.
  */
 int kvm_gmem_link_cap(struct kvm *kvm)
 {
-	return !kvm || (kvm_arch_has_private_mem(kvm) &&
-			!kvm_gmem_arch_takes_pages(kvm));
+	return !kvm || !kvm_gmem_arch_takes_pages(kvm);
+}
+
+/*
+ * Whether @kvm (any VM, for NULL) may have memory that starts shared:
+ * only a VM without private memory, as upstream, whose private and shared
+ * state is the VM's, not the file's.
+ */
+static bool kvm_gmem_can_init_shared(struct kvm *kvm)
+{
+	return !kvm || !kvm_arch_has_private_mem(kvm);
+}
+
+/**
+ * kvm_gmem_flags_cap() - KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_FLAGS)
+ * @kvm: a VM, or NULL for /dev/kvm
+ *
+ * Upstream's flags as upstream answers them: GUEST_MEMFD_FLAG_MMAP for
+ * every VM type, GUEST_MEMFD_FLAG_INIT_SHARED for VMs without private
+ * memory; and gmem's own, GUEST_MEMFD_FLAG_GMEM_LINKABLE where the VM can
+ * link and GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE where there are huge pages to
+ * turn off.  None for a VM whose architecture takes its pages (SEV-SNP),
+ * whose memory user space must never map and which cannot link.
+ *
+ * Return: the flags KVM_CREATE_GUEST_MEMFD takes on @kvm (on some VM
+ * type, for NULL); 0 where guest_memfd is not available.
+ */
+int kvm_gmem_flags_cap(struct kvm *kvm)
+{
+	u64 flags = GUEST_MEMFD_FLAG_MMAP;
+
+	if (!kvm_gmem_cap(kvm) || (kvm && kvm_gmem_arch_takes_pages(kvm)))
+		return 0;
+	if (kvm_gmem_can_init_shared(kvm))
+		flags |= GUEST_MEMFD_FLAG_INIT_SHARED;
+	if (kvm_gmem_link_cap(kvm))
+		flags |= GUEST_MEMFD_FLAG_GMEM_LINKABLE;
+	if (kvm_gmem_page_sizes() & ~PAGE_SIZE)
+		flags |= GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE;
+	return flags;
 }
 
 /**
@@ -265,14 +320,14 @@ int kvm_gmem_link_cap(struct kvm *kvm)
  * @cap: flags 0; args[0] 1 to give the guest_memfds @kvm creates from now
  *	on the link right, 0 not to; args[1..3] 0
  *
- * Return: 0; -EINVAL for bad @cap or a VM without private memory;
- * -EOPNOTSUPP for a VM whose architecture takes its pages (SEV-SNP),
- * whose memory cannot move to another VM.
+ * Return: 0; -EINVAL for bad @cap; -EOPNOTSUPP for a VM whose
+ * architecture takes its pages (SEV-SNP), whose memory cannot move to
+ * another VM.
  */
 int kvm_gmem_enable_link(struct kvm *kvm, struct kvm_enable_cap *cap)
 {
 	if (cap->flags || cap->args[0] > 1 || cap->args[1] || cap->args[2] ||
-	    cap->args[3] || !kvm_arch_has_private_mem(kvm))
+	    cap->args[3])
 		return -EINVAL;
 	if (kvm_gmem_arch_takes_pages(kvm))
 		return -EOPNOTSUPP;
@@ -282,17 +337,17 @@ int kvm_gmem_enable_link(struct kvm *kvm, struct kvm_enable_cap *cap)
 
 /**
  * kvm_gmem_set_page_sizes() - KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_HUGEPAGE)
- * @kvm: a VM with private memory
+ * @kvm: a VM that can create guest_memfds
  * @cap: flags 0, args[0] the page sizes for the guest_memfds @kvm creates
  *	from now on: PAGE_SIZE and any of kvm_gmem_page_sizes(); args[1..3] 0
  *
- * Return: 0, or -EINVAL for a VM without private memory or bad @cap.
+ * Return: 0, or -EINVAL for a VM without guest_memfd or bad @cap.
  */
 int kvm_gmem_set_page_sizes(struct kvm *kvm, struct kvm_enable_cap *cap)
 {
 	unsigned long sizes = cap->args[0];
 
-	if (!kvm_arch_has_private_mem(kvm) || cap->flags ||
+	if (!kvm_gmem_cap(kvm) || cap->flags ||
 	    cap->args[1] || cap->args[2] || cap->args[3] ||
 	    cap->args[0] != sizes || !(sizes & PAGE_SIZE) ||
 	    (sizes & ~(unsigned long)kvm_gmem_page_sizes()))
@@ -317,8 +372,16 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	 */
 	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
-	if (args->flags)
+	if (args->flags & ~(u64)kvm_gmem_flags_cap(kvm))
 		return -EINVAL;
+	if (args->flags & GUEST_MEMFD_FLAG_MMAP)
+		flags |= GMEM_FLAG_MMAP;
+	if (args->flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+		flags |= GMEM_FLAG_SHARED;
+	if (args->flags & GUEST_MEMFD_FLAG_GMEM_NO_HUGEPAGE)
+		flags |= GMEM_FLAG_NO_HUGEPAGE;
+	if (args->flags & GUEST_MEMFD_FLAG_GMEM_LINKABLE)
+		rights |= GMEM_RIGHT_LINK;
 	if (kvm_gmem_arch_takes_pages(kvm)) {
 		if (!gmem_snp) {
 			pr_warn_ratelimited("kvm: guest_memfd for SEV-SNP VMs is untested on gmem and off; load kvm with gmem_snp=1 to allow it\n");
@@ -386,10 +449,14 @@ static bool kvm_gmem_vm_has_inode(struct kvm *kvm, struct inode *inode)
  * on an inode, so the source cannot be of @kvm itself, and @kvm cannot
  * link the same memory twice.
  *
+ * Memory that starts shared (GUEST_MEMFD_FLAG_INIT_SHARED) can be linked
+ * only into a VM that could have created it, one without private memory.
+ *
  * Return: the new fd, or -EINVAL for a bad or non-guest_memfd fd, flags,
- * reserved fields, a VM without private memory, or a file (or memory)
- * @kvm already has; -EPERM if the source may not be linked; -EOPNOTSUPP
- * for a VM whose architecture takes its pages (SEV-SNP); -ENOMEM.
+ * reserved fields, shared memory and a VM with private memory, or a file
+ * (or memory) @kvm already has; -EPERM if the source may not be linked;
+ * -EOPNOTSUPP for a VM whose architecture takes its pages (SEV-SNP);
+ * -ENOMEM.
  */
 int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 {
@@ -400,8 +467,7 @@ int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 
 	if ((args->flags & ~KVM_LINK_GUEST_MEMFD_FLAGS) ||
 	    args->fd > INT_MAX ||
-	    memchr_inv(args->reserved, 0, sizeof(args->reserved)) ||
-	    !kvm_arch_has_private_mem(kvm))
+	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
 	if (kvm_gmem_arch_takes_pages(kvm))
 		return -EOPNOTSUPP;
@@ -414,6 +480,9 @@ int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 	if (!src)
 		return -EINVAL;
 	if (!is_gmem_file(src))
+		goto out_put;
+	if ((gmem_flags(src) & GMEM_FLAG_SHARED) &&
+	    !kvm_gmem_can_init_shared(kvm))
 		goto out_put;
 
 	gmem = kvm_gmem_alloc(kvm);
@@ -533,6 +602,9 @@ int kvm_gmem_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 		goto out_unlock;
 	}
 	slot->gmem.pgoff = start;
+	/* Memory user space can map is all the memslot maps, as upstream. */
+	if (gmem_flags(file) & GMEM_FLAG_MMAP)
+		slot->flags |= KVM_MEMSLOT_GMEM_ONLY;
 	WRITE_ONCE(slot->gmem.file, file);
 	gmem_unlock(file);
 	/* The binding keeps the reference fget() took. */

@@ -3,8 +3,9 @@
  * gmem: guest memory owned by an inode, with one file per user of it.
  *
  * The in-kernel API of gmem.ko.  It knows nothing of KVM.  An inode of
- * gmem's own filesystem owns the memory: fixed size, unevictable, never
- * mapped to user space.  Each file on an inode is one owner's view of it;
+ * gmem's own filesystem owns the memory: fixed size, unevictable, mapped
+ * to user space only if made so (GMEM_FLAG_MMAP), and then only shared
+ * memory (GMEM_FLAG_SHARED).  Each file on an inode is one owner's view of it;
  * the owner (the KVM adapter in kvm/: one VM) is called back before any
  * range of the memory goes away, and detaches when it goes away itself.
  *
@@ -27,13 +28,22 @@
 #define GMEM_MAGIC	0x676d656d	/* "gmem" */
 
 /*
- * gmem_create() flags.  By default memory comes in PMD-sized (2 MiB on
- * x86) folios wherever a naturally aligned PMD-sized range lies inside the
- * file, in 4 KiB folios elsewhere; GMEM_FLAG_NO_HUGEPAGE makes every folio
- * 4 KiB.  The choice is the inode's: files linked to it share it.
+ * gmem_create() flags, the inode's: files linked to it share them.
+ *
+ * By default memory comes in PMD-sized (2 MiB on x86) folios wherever a
+ * naturally aligned PMD-sized range lies inside the file, in 4 KiB folios
+ * elsewhere; GMEM_FLAG_NO_HUGEPAGE makes every folio 4 KiB.
+ *
+ * GMEM_FLAG_MMAP: every file on the inode can be mmap()ed, MAP_SHARED only.
+ * GMEM_FLAG_SHARED: the memory is shared with user space, which may fault
+ * it in through such a mapping; without it, every such fault is SIGBUS.
+ * Neither goes with memory ops: an architecture's pages are the guest's.
  */
 #define GMEM_FLAG_NO_HUGEPAGE	BIT_ULL(0)
-#define GMEM_FLAGS_VALID	GMEM_FLAG_NO_HUGEPAGE
+#define GMEM_FLAG_MMAP		BIT_ULL(1)
+#define GMEM_FLAG_SHARED	BIT_ULL(2)
+#define GMEM_FLAGS_VALID	(GMEM_FLAG_NO_HUGEPAGE | GMEM_FLAG_MMAP | \
+				 GMEM_FLAG_SHARED)
 
 /* What a file may do, besides being bound by its owner. */
 #define GMEM_RIGHT_FALLOCATE	BIT(0)	/* allocate, and punch holes */
@@ -102,6 +112,7 @@ struct file *gmem_link(struct file *src, unsigned int rights,
 		       const struct gmem_owner_ops *ops, void *data);
 bool gmem_detach(struct file *file);
 unsigned int gmem_rights(struct file *file);
+u64 gmem_flags(struct file *file);
 
 bool is_gmem_file(struct file *file);
 void *gmem_owner_data(struct file *file, const struct gmem_owner_ops *ops);
