@@ -267,7 +267,8 @@ static inline struct kvm_vm *default_vm_with_vcpu(struct kvm_vcpu **vcpu,
 	struct kvm_vm *vm = vm_create_with_one_vcpu(vcpu, guest_fill_or_check);
 
 	vcpu_args_set(*vcpu, 2, TEST_GPA, WORDS(size));
-	virt_map_level(vm, TEST_GPA, TEST_GPA, size, PG_LEVEL_2M);
+	virt_map_level(vm, TEST_GPA, TEST_GPA, align_up(size, SZ_2M),
+		       PG_LEVEL_2M);
 	TEST_ASSERT(run_to_sync(*vcpu) == 0, "the guest's first report");
 	return vm;
 }
