@@ -105,7 +105,7 @@ static void create_rejects_bad_size_and_flags(struct kunit *test)
 	struct fake_owner o = {};
 	const struct { loff_t size; u64 flags; } bad[] = {
 		{ 0, 0 }, { 1, 0 }, { PAGE_SIZE - 1, 0 }, { PAGE_SIZE + 1, 0 },
-		{ -PAGE_SIZE, 0 }, { PAGE_SIZE, BIT_ULL(1) },
+		{ -PAGE_SIZE, 0 }, { PAGE_SIZE, BIT_ULL(3) },
 		{ PAGE_SIZE, BIT_ULL(63) }, { PAGE_SIZE, ~GMEM_FLAGS_VALID },
 	};
 	struct file *file;
@@ -991,6 +991,25 @@ static unsigned long pfn_at(struct kunit *test, struct file *file,
 	return pfn;
 }
 
+/* An architecture's pages are never user space's: no mapping, no sharing. */
+static void memory_ops_refuse_user_mappings(struct kunit *test)
+{
+	const u64 flags[] = { GMEM_FLAG_MMAP, GMEM_FLAG_SHARED,
+			      GMEM_FLAG_MMAP | GMEM_FLAG_SHARED };
+	struct fake_owner o = {};
+	struct file *file;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		file = gmem_create(SZ_2M, flags[i], GMEM_RIGHTS_ALL, &test_mops,
+				   &fake_ops, &o);
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(file), -EINVAL, "case %d", i);
+		if (!IS_ERR(file))
+			__fput_sync(file);
+	}
+	KUNIT_EXPECT_EQ(test, freed.calls, 0);
+}
+
 /* 2 MiB and a 4 KiB tail: one huge folio, then one small one. */
 #define MOPS_SIZE	(SZ_2M + PAGE_SIZE)
 
@@ -1157,6 +1176,7 @@ static struct kunit_suite gmem_file_suite = {
 };
 
 static struct kunit_case gmem_memory_ops_cases[] = {
+	KUNIT_CASE(memory_ops_refuse_user_mappings),
 	KUNIT_CASE(memory_ops_hear_each_punched_folio_whole),
 	KUNIT_CASE(memory_ops_hear_each_punched_piece_of_a_split),
 	KUNIT_CASE(memory_ops_hear_the_rest_at_eviction_and_pin_their_module),

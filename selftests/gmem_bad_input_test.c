@@ -71,7 +71,10 @@ TEST_F(guest_memfd, create_rejects_bad_size_flags_and_reserved)
 		{ PAGE_SIZE + 1, 0, 0, "unaligned size" },
 		{ 1ull << 63, 0, 0, "size negative as loff_t" },
 		{ -PAGE_SIZE, 0, 0, "size -PAGE_SIZE" },
-		{ PAGE_SIZE, 1, 0, "flag bit 0" },
+		{ PAGE_SIZE, GUEST_MEMFD_FLAG_INIT_SHARED, 0,
+		  "INIT_SHARED on a VM with private memory" },
+		{ PAGE_SIZE, 1ull << 2, 0, "flag bit 2 (upstream's, unmerged)" },
+		{ PAGE_SIZE, 1ull << 31, 0, "flag bit 31" },
 		{ PAGE_SIZE, 1ull << 63, 0, "flag bit 63" },
 		{ PAGE_SIZE, 0, 1, "reserved[5] set" },
 	};

@@ -401,15 +401,26 @@ TEST(enable_cap_refuses_bad_flags_and_args)
 	kvm_vm_free(a);
 }
 
-TEST(enable_cap_is_refused_on_a_vm_without_private_memory)
+/* Since 6.18's uAPI every VM type has guest_memfd, and can hand it over. */
+TEST(enable_cap_grants_the_right_on_a_vm_without_private_memory)
 {
-	struct kvm_vm *plain = vm_create_barebones();
+	struct kvm_vm *plain = vm_create_barebones(), *other;
 	const u64 on[4] = { 1 }, off[4] = { 0 };
+	int gmem, link;
 
-	EXPECT_EQ(enable_link_cap(plain, 0, on), -1);
-	EXPECT_EQ(errno, EINVAL) TH_LOG("expected EINVAL turning it on");
-	EXPECT_EQ(enable_link_cap(plain, 0, off), -1);
-	EXPECT_EQ(errno, EINVAL) TH_LOG("expected EINVAL turning it off");
+	EXPECT_EQ(enable_link_cap(plain, 0, on), 0);
+	gmem = vm_create_guest_memfd(plain, SIZE, 0);
+	EXPECT_EQ(enable_link_cap(plain, 0, off), 0);
+	other = vm_create_barebones();
+	link = __vm_link_guest_memfd(other, gmem, 0);
+	EXPECT_GE(link, 0) TH_LOG("expected a link: the file has the right");
+	close(link);
+	close(gmem);
+	gmem = vm_create_guest_memfd(plain, SIZE, 0);
+	EXPECT_EQ(link_errno(other, gmem, 0), EPERM)
+		TH_LOG("expected EPERM: the cap was turned off again");
+	close(gmem);
+	kvm_vm_free(other);
 	kvm_vm_free(plain);
 }
 
@@ -423,19 +434,22 @@ TEST_F(rights, link_refuses_unknown_flag_bits)
 	ASSERT_EQ(next_fd(), fd) TH_LOG("expected no new fd");
 }
 
-TEST_F(rights, linking_into_a_vm_without_private_memory_is_refused)
+/*
+ * Private memory links into a VM without private memory (which could have
+ * created it too: INIT_SHARED is what only such VMs may have).
+ */
+TEST_F(rights, linking_private_memory_into_a_vm_without_it_works)
 {
 	struct kvm_vm *plain = vm_create_barebones();
-	int fd = next_fd();
+	int link = __vm_link_guest_memfd(plain, self->gmem, 0);
 
-	EXPECT_EQ(link_errno(plain, self->gmem, 0), EINVAL)
-		TH_LOG("expected EINVAL: the VM cannot have private memory");
-	ASSERT_EQ(next_fd(), fd) TH_LOG("expected no new fd");
+	EXPECT_GE(link, 0) TH_LOG("expected a link into a default VM");
+	close(link);
 	kvm_vm_free(plain);
 }
 
 /* What KVM_CHECK_EXTENSION says agrees with what the ioctls do. */
-TEST(capability_is_1_on_dev_kvm_and_private_vms_0_on_other_vms)
+TEST(capability_is_1_on_dev_kvm_and_on_every_vm_type_here)
 {
 	struct kvm_vm *vm = sw_vm(), *plain = vm_create_barebones();
 
@@ -443,8 +457,8 @@ TEST(capability_is_1_on_dev_kvm_and_private_vms_0_on_other_vms)
 		TH_LOG("expected 1 on /dev/kvm");
 	EXPECT_EQ(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_LINK), 1)
 		TH_LOG("expected 1 on a VM with private memory");
-	EXPECT_EQ(vm_check_cap(plain, KVM_CAP_GUEST_MEMFD_LINK), 0)
-		TH_LOG("expected 0 on a VM without private memory");
+	EXPECT_EQ(vm_check_cap(plain, KVM_CAP_GUEST_MEMFD_LINK), 1)
+		TH_LOG("expected 1 on a VM without private memory");
 	kvm_vm_free(plain);
 	kvm_vm_free(vm);
 }
