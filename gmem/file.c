@@ -47,6 +47,7 @@ static int gmem_release(struct inode *inode, struct file *file)
 		module_put(ops->owner);
 	}
 	kfree(gf);
+	put_write_access(inode);
 	return 0;
 }
 
@@ -87,6 +88,14 @@ static struct file *gmem_file_open(struct inode *inode, unsigned int rights,
 	}
 	file->f_flags |= O_LARGEFILE;
 	file->private_data = gf;
+	/*
+	 * Counted as a writer, as a file opened read-write elsewhere is (a
+	 * pseudo file is not): with CONFIG_READ_ONLY_THP_FOR_FS, khugepaged
+	 * and MADV_COLLAPSE would otherwise take a mapping of it for a
+	 * read-only file and collapse its page cache behind the owners'
+	 * backs.  Nothing makes the count negative: the mount is noexec.
+	 */
+	atomic_inc(&inode->i_writecount);
 
 	__module_get(ops->owner);
 	filemap_invalidate_lock(inode->i_mapping);

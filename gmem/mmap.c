@@ -12,9 +12,10 @@
  * mapped with one PMD where the mapping's address and file offset agree
  * on the offset inside it (finish_fault()); mmap() hands out such
  * addresses when it picks one (thp_get_unmapped_area() in gmem_fops).
- * Nothing here collapses pages into huge folios or moves them:
- * MADV_COLLAPSE finds no huge page support to use (no ->huge_fault, and
- * not a read-only file), and the mapping is inaccessible to migration.
+ * Nothing collapses pages into huge folios or moves them: MADV_COLLAPSE
+ * and khugepaged find no huge page support to use (no ->huge_fault, and
+ * each file counts as a writer, see gmem_file_open()), and the mapping is
+ * inaccessible to migration and compaction.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>

@@ -144,8 +144,15 @@ static void kvm_gmem_invalidate_begin(void *data, pgoff_t start, pgoff_t end)
 
 	if (flush)
 		kvm_flush_remote_tlbs(kvm);
-	if (locked)
+	if (locked) {
 		KVM_MMU_UNLOCK(kvm);
+		/*
+		 * The pages leave the guest: write back what the guest's key
+		 * left in the caches before they are freed (SEV), as KVM does
+		 * when guest memory leaves through the host's page tables.
+		 */
+		kvm_arch_guest_memory_reclaimed(kvm);
+	}
 }
 
 static void kvm_gmem_invalidate_end(void *data, pgoff_t start, pgoff_t end)
@@ -222,6 +229,23 @@ static struct gmem_memory_ops kvm_gmem_arch_mops = {
 #endif
 };
 
+/*
+ * Whether @kvm's memory is encrypted with a key of its own that another VM
+ * does not have (the SEV and SEV-ES VM types): linked into another VM,
+ * the memory would read as ciphertext there, and the first VM's dirty
+ * cache lines could overwrite what the new one writes.  (A VM made SEV by
+ * KVM_SEV_INIT after its creation, as type 0, is not seen here.)
+ */
+static bool kvm_gmem_vm_has_key(struct kvm *kvm)
+{
+#ifdef CONFIG_X86
+	return kvm->arch.vm_type == KVM_X86_SEV_VM ||
+	       kvm->arch.vm_type == KVM_X86_SEV_ES_VM;
+#else
+	return false;
+#endif
+}
+
 /* @module: the vendor module (kvm-amd, kvm-intel) that loads KVM */
 void kvm_gmem_init(struct module *module)
 {
@@ -268,11 +292,13 @@ int kvm_gmem_cap(struct kvm *kvm)
  * @kvm: a VM, or NULL for /dev/kvm
  *
  * Return: 1 if @kvm (any VM, for NULL) can link guest_memfds: any VM
- * whose architecture does not take its pages; else 0.
+ * whose architecture does not take its pages and whose memory has no key
+ * of its own; else 0.
  */
 int kvm_gmem_link_cap(struct kvm *kvm)
 {
-	return !kvm || !kvm_gmem_arch_takes_pages(kvm);
+	return !kvm || (!kvm_gmem_arch_takes_pages(kvm) &&
+			!kvm_gmem_vm_has_key(kvm));
 }
 
 /*
@@ -320,16 +346,15 @@ int kvm_gmem_flags_cap(struct kvm *kvm)
  * @cap: flags 0; args[0] 1 to give the guest_memfds @kvm creates from now
  *	on the link right, 0 not to; args[1..3] 0
  *
- * Return: 0; -EINVAL for bad @cap; -EOPNOTSUPP for a VM whose
- * architecture takes its pages (SEV-SNP), whose memory cannot move to
- * another VM.
+ * Return: 0; -EINVAL for bad @cap; -EOPNOTSUPP for a VM that cannot link
+ * (SEV, SEV-ES, SEV-SNP), whose memory cannot move to another VM.
  */
 int kvm_gmem_enable_link(struct kvm *kvm, struct kvm_enable_cap *cap)
 {
 	if (cap->flags || cap->args[0] > 1 || cap->args[1] || cap->args[2] ||
 	    cap->args[3])
 		return -EINVAL;
-	if (kvm_gmem_arch_takes_pages(kvm))
+	if (!kvm_gmem_link_cap(kvm))
 		return -EOPNOTSUPP;
 	WRITE_ONCE(kvm->gmem.linkable, cap->args[0]);
 	return 0;
@@ -391,7 +416,7 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	}
 	if (!(READ_ONCE(kvm->gmem.page_sizes) & ~PAGE_SIZE))
 		flags |= GMEM_FLAG_NO_HUGEPAGE;
-	if (READ_ONCE(kvm->gmem.linkable))
+	if (READ_ONCE(kvm->gmem.linkable) && kvm_gmem_link_cap(kvm))
 		rights |= GMEM_RIGHT_LINK;
 
 	fd = get_unused_fd_flags(0);
@@ -455,8 +480,7 @@ static bool kvm_gmem_vm_has_inode(struct kvm *kvm, struct inode *inode)
  * Return: the new fd, or -EINVAL for a bad or non-guest_memfd fd, flags,
  * reserved fields, shared memory and a VM with private memory, or a file
  * (or memory) @kvm already has; -EPERM if the source may not be linked;
- * -EOPNOTSUPP for a VM whose architecture takes its pages (SEV-SNP);
- * -ENOMEM.
+ * -EOPNOTSUPP for a VM that cannot link (SEV, SEV-ES, SEV-SNP); -ENOMEM.
  */
 int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 {
@@ -469,7 +493,7 @@ int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 	    args->fd > INT_MAX ||
 	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
-	if (kvm_gmem_arch_takes_pages(kvm))
+	if (!kvm_gmem_link_cap(kvm))
 		return -EOPNOTSUPP;
 	if (args->flags & KVM_LINK_GUEST_MEMFD_NO_FALLOCATE)
 		rights &= ~GMEM_RIGHT_FALLOCATE;
@@ -710,7 +734,8 @@ static int kvm_gmem_prepare_folio(struct kvm *kvm, struct kvm_memory_slot *slot,
 }
 
 /**
- * kvm_gmem_get_pfn() - the page backing a private gfn
+ * kvm_gmem_get_pfn() - the page backing a private gfn, or any gfn of a
+ *	guest_memfd-only memslot
  * @kvm: the VM
  * @slot: a memslot of @kvm bound to a guest_memfd
  * @gfn: a gfn in @slot
