@@ -21,6 +21,10 @@
 # KERNEL=stock or KERNEL=debug: make check boots only Debian's kernel, or
 # only the debug kernel built from the same source (README.md, "The debug
 # kernel"); by default both, stock first.
+# make check also runs upstream's newest KVM selftests that touch
+# guest_memfd, from the newest linux-source-7.* in Debian's trixie-backports
+# and sid (scripts/setup-linux7.sh prints which): LINUX7=linux-source-7.3
+# pins the package, LINUX7=linux-source-7.3=7.3.4-1~bpo13+1 the version too.
 
 # gmem: kvm.ko on gmem.ko; reference: upstream's guest_memfd.c, unchanged.
 VARIANT ?= gmem
@@ -76,11 +80,16 @@ modules:
 # ---- programs that run in the guest, all static, under $(testdir) ----
 # kvm/...   upstream's KVM selftests, built from the source package against
 #           its own uAPI (bookworm's /usr/include is 6.1: no guest_memfd)
+# kvm7/...  upstream's newest KVM selftests that touch guest_memfd, built
+#           unchanged from linux-source-7.* against its own uAPI
 # gmem/...  gmem's own programs, linked against the same selftest library
 testdir := $(out)/tests
 ksft_kvm := $(ksrc)/tools/testing/selftests/kvm
 plan_programs = $(shell awk '!/^[[:space:]]*\#/ && NF { print $$3 }' $(1))
-upstream_tests := $(sort $(call plan_programs,selftests/upstream.plan))
+upstream_tests := $(sort $(call plan_programs,selftests/upstream.plan \
+	selftests/upstream-reference.plan))
+upstream7_tests := $(sort $(call plan_programs,selftests/upstream7.plan))
+LINUX7 ?=
 gmem_programs := $(patsubst %.c,gmem/%,$(notdir $(wildcard demo/*.c \
 	selftests/*.c bench/*.c)))
 gmem_scripts := $(patsubst %.sh,gmem/%,$(notdir $(wildcard selftests/*.sh)))
@@ -92,6 +101,22 @@ upstream-tests:
 	+$(MAKE) -C $(ksft_kvm) OUTPUT=$(testdir)/kvm \
 		INSTALL_HDR_PATH=$(kuapi) KHDR_INCLUDES="-isystem $(kuapi)/include" \
 		EXTRA_CFLAGS=-static $(addprefix $(testdir)/,$(upstream_tests))
+
+# scripts/setup-linux7.sh fetches, extracts and installs the uAPI of the
+# source LINUX7 names (default: the newest) and prints its directory; the
+# programs are built again from scratch when that changes.
+.PHONY: upstream7-tests
+upstream7-tests:
+	+@l7=$$(scripts/setup-linux7.sh $(LINUX7)) && \
+	src=$$(echo $$l7/src/linux-source-7.*) && \
+	if [ "$$(cat $(testdir)/kvm7/.source 2>/dev/null)" != "$$l7" ]; then \
+		rm -rf $(testdir)/kvm7 && mkdir -p $(testdir)/kvm7 && \
+		echo "$$l7" > $(testdir)/kvm7/.source; \
+	fi && \
+	$(MAKE) -C $$src/tools/testing/selftests/kvm OUTPUT=$(testdir)/kvm7 \
+		INSTALL_HDR_PATH=$$l7/uapi \
+		KHDR_INCLUDES="-isystem $$l7/uapi/include" EXTRA_CFLAGS=-static \
+		$(addprefix $(testdir)/,$(upstream7_tests))
 
 # The selftest library's guest code is built into the same binary as the
 # host code, hence upstream's flags.
@@ -193,11 +218,14 @@ bench-guest: export GUEST_CMDLINE += gmem_free_slack_kb=8192
 bench-guest: modules tests
 	$(call run_guest,bench,bench/bench.plan)
 
-# Upstream's selftests are the contract both variants fill; gmem's own
-# test what only the gmem variant does.
-check_plans := selftests/upstream.plan demo/private_mem.plan \
+# Upstream's selftests are the contract both variants fill, 6.12's and
+# the newest 7.x's; gmem's own test what only the gmem variant does.
+# 6.12's guest_memfd_test, which wants every creation flag refused, runs on
+# the reference variant only: upstream itself has flags since 6.18.
+check_plans := selftests/upstream.plan selftests/upstream7.plan \
+	demo/private_mem.plan \
 	$(if $(filter gmem,$(VARIANT)),selftests/gmem.plan kunit/kunit.plan \
-		demo/demo.plan)
+		demo/demo.plan,selftests/upstream-reference.plan)
 
 # On the gmem variant, a second, short guest loads and unloads gmem.ko
 # alone, then waits for the RCU callbacks its exit left behind
@@ -244,9 +272,10 @@ debug-kunit: debug-modules
 		$(dbgtestdir)/kunit/
 	install -m 755 kunit/run-kunit.sh $(dbgtestdir)/kunit/run_kunit
 
-debug-tests: tests upstream-tests $(if $(filter gmem,$(VARIANT)),debug-kunit)
+debug-tests: tests upstream-tests upstream7-tests \
+		$(if $(filter gmem,$(VARIANT)),debug-kunit)
 	@mkdir -p $(dbgtestdir)
-	@ln -sfn $(testdir)/kvm $(testdir)/gmem $(dbgtestdir)/
+	@ln -sfn $(testdir)/kvm $(testdir)/kvm7 $(testdir)/gmem $(dbgtestdir)/
 
 # The debug kernel runs the tests several times slower (KASAN, lockdep):
 # every timeout is DEBUG_TIMEOUT_FACTOR times the stock one.  Its command
@@ -281,10 +310,11 @@ debug_env = GUEST_TIMEOUT_FACTOR=$(DEBUG_TIMEOUT_FACTOR) \
 # A whole guest's timeout (GUEST_TIMEOUT, times the factor on the debug
 # kernel) is a few times what it takes, so that a run whose every guest
 # hangs (gmem.ko failing to unload would) still ends, with each guest's
-# log, inside CI's 90 minutes: stock 15 and 3 minutes (the main guest took
-# 224 s in CI, the module cycle 32 s), debug 35 and 10 (1,318 s and 78 s).
+# log, inside CI's 90 minutes: stock 11 and 3 minutes (the main guest took
+# 224 s in CI, the module cycle 32 s; upstream7.plan adds about 110 s),
+# debug 40 and 10 (1,318 s and 78 s; upstream7.plan adds about 540 s).
 define check_guests_stock
-$(call run_guest,check,$(check_plans),,GUEST_TIMEOUT=900)
+$(call run_guest,check,$(check_plans),,GUEST_TIMEOUT=660)
 $(if $(module_cycle_guest),$(call run_guest,module-cycle,\
 	selftests/module_cycle.plan,$(moddir)/gmem/gmem.ko,\
 	GUEST_MEM=512M GUEST_TIMEOUT=180 GUEST_CMDLINE=rcu_nocbs=all))
@@ -292,7 +322,7 @@ $(if $(module_cycle_guest),$(call run_guest,module-cycle,\
 endef
 define check_guests_debug
 $(call run_guest,check-debug,$(check_plans),$(dbg_guest_modules),\
-	GUEST_TIMEOUT=525 $(call debug_env,gmem_free_slack_kb=131072),\
+	GUEST_TIMEOUT=600 $(call debug_env,gmem_free_slack_kb=131072),\
 	$(dbgimage),$(dbgtestdir))
 $(if $(module_cycle_guest),$(call run_guest,module-cycle-debug,\
 	selftests/module_cycle.plan,$(dbgmoddir)/gmem/gmem.ko,\
@@ -305,7 +335,7 @@ check_logs_stock = $(call guest_log,check) \
 	$(if $(module_cycle_guest),$(call guest_log,module-cycle))
 check_logs_debug = $(call guest_log,check-debug) \
 	$(if $(module_cycle_guest),$(call guest_log,module-cycle-debug))
-check_deps_stock := modules tests upstream-tests \
+check_deps_stock := modules tests upstream-tests upstream7-tests \
 	$(if $(filter gmem,$(VARIANT)),kunit)
 check_deps_debug := debug-modules debug-tests
 
@@ -388,7 +418,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,19s/^# \{0,1\}//p' Makefile
+	@sed -n '3,27s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
