@@ -5,11 +5,8 @@
  * runs this program in each; scripts/bench-table.sh puts the two side by
  * side.  Only upstream's uAPI is used, so the program is the same on both.
  *
- * One line per figure, the median of REPS runs with their spread:
- *
- *	BENCH <name> <unit> <median> <min> <max> <runs>
- *
- * Lines starting with '#' say what was measured.
+ * One line per figure, the median of REPS runs with their spread, as
+ * bench_report.h prints it.
  *
  * Usage: gmem_bench [REPS [GROUP...]]
  *
@@ -33,6 +30,7 @@
 #include <linux/kvm_gmem.h>
 
 #include "gmem_test_util.h"
+#include "bench_report.h"
 
 #define MAX_REPS	15
 #define PREFAULT_SIZE	SZ_1G
@@ -47,36 +45,6 @@
 #define MAX_OTHERS	1000
 
 static int reps = 5;
-
-static double clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double now_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Prints the median, minimum and maximum of @n samples. */
-static void report(const char *name, const char *unit, double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	printf("BENCH %s %s %.3f %.3f %.3f %d\n", name, unit,
-	       n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
-	       v[0], v[n - 1], n);
-	fflush(stdout);
-}
 
 /*
  * Bytes in slab objects, all caches together, from /proc/slabinfo.  Each
@@ -119,32 +87,15 @@ static double slab_bytes(void)
 	return bytes;
 }
 
-/*
- * Lets deferred work of the previous figure (freeing, RCU callbacks) end
- * before the next one is timed.
- */
-static void settle(void)
-{
-	sync();
-	sleep(1);
-}
-
 static void punch(int fd, u64 offset, u64 len)
 {
 	TEST_ASSERT(!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			       offset, len), "PUNCH_HOLE");
 }
 
-/*
- * glibc's memset(), whichever variant it picked for this CPU.  The selftest
- * library replaces memset() itself with a byte loop (for guest code);
- * __memset_chk() is glibc's own, in another object.
- */
-void *__memset_chk(void *s, int c, size_t n, size_t size);
-
 static void zero_memset(void *p, size_t n)
 {
-	__memset_chk(p, 0, n, n);
+	glibc_memset(p, 0, n);
 }
 
 /* Other ways, for comparison: the kernel's clear_page()s, vector stores. */
