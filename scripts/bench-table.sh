@@ -3,7 +3,11 @@
 #
 # Put the figures of two `make bench` guests side by side: one table with
 # the reference and gmem columns and the ratio gmem/reference, then the
-# issue's targets, each met or missed.  Writes the same as JSON.
+# issue's targets, each met or missed.  Then, from the gmem guest alone, an
+# ordinary VM's memory on a memfd, a memfd with huge pages and a
+# guest_memfd (bench/gmem_shared_bench.c, whose figures are named
+# <figure>.<backing>), with gmem's ratios to the two memfds and issue 11's
+# targets.  Writes the same as JSON.
 #
 # Usage: scripts/bench-table.sh REFERENCE_LOG GMEM_LOG JSON_OUT
 #
@@ -56,6 +60,48 @@ BEGIN {
 	label["vm_destroy_cpu_others_1"] = "  of it, the thread on a CPU"
 	label["vm_destroy_cpu_others_100"] = "  of it, the thread on a CPU"
 	label["vm_destroy_cpu_others_1000"] = "  of it, the thread on a CPU"
+
+	# The shared-memory figures: one guest, the gmem variant, three backings.
+	ns = split("shared_write_256m shared_write_pct_pmd shared_touch_256m " \
+		   "shared_touch_pages_4k shared_touch_pages_2m " \
+		   "shared_touch_pct_2m shared_prefault_256m " \
+		   "shared_prefault_pages_4k shared_prefault_pages_2m " \
+		   "shared_prefault_pct_2m", sorder, " ")
+	nb = split("memfd memfd_thp gmem", backing, " ")
+	blabel["memfd"] = "memfd"
+	blabel["memfd_thp"] = "memfd THP"
+	blabel["gmem"] = "gmem"
+	label["shared_write_256m"] = "VMM writes 256 MiB (memset)"
+	label["shared_write_pct_pmd"] = "  then its mapping: share PMD-mapped"
+	label["shared_touch_256m"] = "vCPU first touch of 256 MiB"
+	label["shared_touch_pages_4k"] = "  then mapped 4 KiB (pages_4k)"
+	label["shared_touch_pages_2m"] = "  then mapped 2 MiB (pages_2m)"
+	label["shared_touch_pct_2m"] = "  share mapped 2 MiB"
+	label["shared_prefault_256m"] = "KVM_PRE_FAULT_MEMORY 256 MiB"
+	label["shared_prefault_pages_4k"] = "  then mapped 4 KiB (pages_4k)"
+	label["shared_prefault_pages_2m"] = "  then mapped 2 MiB (pages_2m)"
+	label["shared_prefault_pct_2m"] = "  share mapped 2 MiB"
+}
+# The shared-memory bench: its notes (what the program found), and whether
+# each guest ran it.
+/^ *# shared: / && FILENAME == ARGV[2] {
+	sub(/^ *# shared: /, "")
+	snote[++nn] = $0
+}
+/^(not )?ok [0-9]+ gmem_shared_bench/ {
+	sran[FILENAME == ARGV[1] ? "reference" : "gmem"] = $0
+}
+/^ *BENCH shared_[a-z0-9_]+\.[a-z_]+ / {
+	if (FILENAME != ARGV[2])
+		next
+	sub(/^ */, "")
+	split($2, nameb, ".")
+	f = nameb[1]; b = nameb[2]
+	sunit[f] = $3
+	smed[b, f] = $4; slo[b, f] = $5; shi[b, f] = $6; sruns[b, f] = $7
+	sseen[b, f] = 1
+	ns_seen = 1
+	next
 }
 /^ *BENCH / {
 	v = FILENAME == ARGV[1] ? "reference" : "gmem"
@@ -102,6 +148,120 @@ function target(name, value, op, limit,   met) {
 	tname[nt] = name; tval[nt] = value; top_[nt] = op; tlim[nt] = limit
 	tmet[nt] = met
 	missed += !met
+}
+# The shared-memory table: its cells, the ratio of gmem to backing @b, and JSON.
+function scell(b, f) {
+	if (!((b, f) in sseen))
+		return "-"
+	if (slo[b, f] == shi[b, f])
+		return num(smed[b, f])
+	return num(smed[b, f]) " (" num(slo[b, f]) "-" num(shi[b, f]) ")"
+}
+function sratio(b, f) {
+	if (!((b, f) in sseen) || !(("gmem", f) in sseen) || smed[b, f] == 0)
+		return ""
+	return smed["gmem", f] / smed[b, f]
+}
+# gmem less backing @b, for shares in percent: points.
+function sdiff(b, f) {
+	if (!((b, f) in sseen) || !(("gmem", f) in sseen))
+		return ""
+	return smed["gmem", f] - smed[b, f]
+}
+function sjfig(b, f) {
+	if (!((b, f) in sseen))
+		return "null"
+	return sprintf("{\"median\": %s, \"min\": %s, \"max\": %s, \"runs\": %d}",
+		       smed[b, f], slo[b, f], shi[b, f], sruns[b, f])
+}
+function jnum(x) {
+	return x == "" ? "null" : sprintf("%.4f", x)
+}
+function jstr(x) {
+	gsub(/\\/, "\\\\", x)
+	gsub(/"/, "\\\"", x)
+	return "\"" x "\""
+}
+function starget(name, value, op, limit,   met) {
+	met = value != "" && (op == "<=" ? value + 0 <= limit : value + 0 >= limit)
+	nst++
+	stname[nst] = name; stval[nst] = value; stop[nst] = op
+	stlim[nst] = limit; stmet[nst] = met
+	smissed += !met
+}
+function shared_table(   i, f, sep) {
+	printf "\nAn ordinary VM'"'"'s memory, 256 MiB: memfd, memfd with huge pages, " \
+	       "guest_memfd (MMAP | INIT_SHARED);\nall three in the gmem " \
+	       "variant'"'"'s guest, taking turns (the reference variant has no " \
+	       "guest_memfd\nfor an ordinary VM: cap 244 reads 0 there)\n"
+	printf "  reference guest: %s\n  gmem guest:      %s\n",
+	       "reference" in sran ? sran["reference"] : "not in its plan",
+	       "gmem" in sran ? sran["gmem"] : "not in its plan"
+	if (!ns_seen) {
+		printf "no shared-memory figures in the gmem guest'"'"'s log\n"
+		return
+	}
+	printf "%-38s %-6s %-22s %-22s %-22s %-10s %s\n",
+	       "figure (median (min-max))", "unit", "memfd", "memfd THP",
+	       "gmem", "gmem/memfd", "gmem/THP"
+	for (i = 1; i <= ns; i++) {
+		f = sorder[i]
+		printf "%-38s %-6s %-22s %-22s %-22s %-10s %s\n", label[f],
+		       sunit[f], scell("memfd", f), scell("memfd_thp", f),
+		       scell("gmem", f),
+		       sratio("memfd", f) == "" ? "-" : \
+		       sprintf("%.3f", sratio("memfd", f)),
+		       sratio("memfd_thp", f) == "" ? "-" : \
+		       sprintf("%.3f", sratio("memfd_thp", f))
+	}
+	for (i = 1; i <= nn; i++)
+		printf "%s %s\n", i == 1 ? "found:" : "      ", snote[i]
+
+	starget("first touch at least 4x faster than memfd (gmem/memfd)",
+		sratio("memfd", "shared_touch_256m"), "<=", 0.25)
+	# Times: "no worse" within the noise, as for the figures above.
+	for (i = 1; i <= ns; i++) {
+		f = sorder[i]
+		if (sunit[f] == "ms")
+			starget(sprintf("%s: at most 10%% worse than memfd THP", f),
+				sratio("memfd_thp", f), "<=", 1.10)
+		else if (sunit[f] == "%")
+			starget(sprintf("%s: no less than memfd THP (points)", f),
+				sdiff("memfd_thp", f), ">=", 0)
+	}
+	printf "\n%-58s %-10s %s\n", "shared-memory target", "value", "result"
+	for (i = 1; i <= nst; i++)
+		printf "%-58s %-10s %s\n", stname[i],
+		       stval[i] == "" ? "-" : sprintf("%.3f", stval[i]),
+		       (stmet[i] ? "met" : "MISSED") " (" stop[i] " " stlim[i] ")"
+	printf "\n%d of %d shared-memory targets met%s\n", nst - smissed, nst,
+	       smissed ? "; see README.md, Performance, for each miss" : ""
+}
+function shared_json(   i, f) {
+	if (!ns_seen) {
+		printf "  \"shared\": null\n" > json
+		return
+	}
+	printf "  \"shared\": {\n    \"figures\": [\n" > json
+	for (i = 1; i <= ns; i++) {
+		f = sorder[i]
+		printf "      {\"name\": \"%s\", \"unit\": \"%s\", " \
+		       "\"memfd\": %s, \"memfd_thp\": %s, \"gmem\": %s, " \
+		       "\"ratio_memfd\": %s, \"ratio_memfd_thp\": %s}%s\n",
+		       f, sunit[f], sjfig("memfd", f), sjfig("memfd_thp", f),
+		       sjfig("gmem", f), jnum(sratio("memfd", f)),
+		       jnum(sratio("memfd_thp", f)), i < ns ? "," : "" > json
+	}
+	printf "    ],\n    \"targets\": [\n" > json
+	for (i = 1; i <= nst; i++)
+		printf "      {\"target\": %s, \"value\": %s, \"op\": \"%s\", " \
+		       "\"limit\": %s, \"met\": %s}%s\n", jstr(stname[i]),
+		       jnum(stval[i]), stop[i], stlim[i],
+		       stmet[i] ? "true" : "false", i < nst ? "," : "" > json
+	printf "    ],\n    \"found\": [\n" > json
+	for (i = 1; i <= nn; i++)
+		printf "      %s%s\n", jstr(snote[i]), i < nn ? "," : "" > json
+	printf "    ]\n  }\n" > json
 }
 END {
 	printf "%-38s %-6s %-26s %-26s %s\n", "figure (median (min-max))", "unit",
@@ -150,6 +310,7 @@ END {
 		       (tmet[i] ? "met" : "MISSED") " (" top_[i] " " tlim[i] ")"
 	printf "\n%d of %d targets met%s\n", nt - missed, nt,
 	       missed ? "; see README.md, Performance, for each miss" : ""
+	shared_table()
 
 	printf "{\n  \"kernel\": \"%s\",\n  \"figures\": [\n", kver > json
 	for (i = 1; i <= n; i++) {
@@ -168,6 +329,8 @@ END {
 		       tval[i] == "" ? "null" : sprintf("%.4f", tval[i]),
 		       top_[i], tlim[i], tmet[i] ? "true" : "false",
 		       i < nt ? "," : "" > json
-	printf "  ]\n}\n" > json
+	printf "  ],\n" > json
+	shared_json()
+	printf "}\n" > json
 }
 ' "$ref" "$gmem"
