@@ -29,7 +29,7 @@ static vm_fault_t gmem_fault(struct vm_fault *vmf)
 	struct folio *folio;
 	struct page *page;
 
-	if (!(GMEM_I(file_inode(file))->flags & GMEM_FLAG_SHARED))
+	if (!(gmem_flags(file) & GMEM_FLAG_SHARED))
 		return VM_FAULT_SIGBUS;
 
 	/* -EINVAL at or past the end of the file: SIGBUS. */
@@ -60,7 +60,7 @@ static const struct vm_operations_struct gmem_vm_ops = {
  */
 int gmem_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	if (!(GMEM_I(file_inode(file))->flags & GMEM_FLAG_MMAP))
+	if (!(gmem_flags(file) & GMEM_FLAG_MMAP))
 		return -ENODEV;
 	if ((vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) !=
 	    (VM_SHARED | VM_MAYSHARE))

@@ -416,7 +416,7 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	}
 	if (!(READ_ONCE(kvm->gmem.page_sizes) & ~PAGE_SIZE))
 		flags |= GMEM_FLAG_NO_HUGEPAGE;
-	if (READ_ONCE(kvm->gmem.linkable) && kvm_gmem_link_cap(kvm))
+	if (READ_ONCE(kvm->gmem.linkable))
 		rights |= GMEM_RIGHT_LINK;
 
 	fd = get_unused_fd_flags(0);
