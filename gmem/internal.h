@@ -8,6 +8,9 @@
 #include <linux/fs.h>
 #include <linux/gmem.h>
 #include <linux/list.h>
+#include <linux/maple_tree.h>
+#include <linux/mutex.h>
+#include <linux/pagemap.h>
 
 #define GMEM_KIND_LEN	16
 
@@ -22,6 +25,7 @@
  * allocation fails later in alloc_inode() is freed with whatever i_mode
  * the slab object last held.  @mops, if any, holds its module until the
  * inode is evicted.  @kind is the kind of owner that made the memory.
+ * @policy maps ranges of pages to their NUMA policy (policy.c).
  */
 struct gmem_inode {
 	struct list_head files;
@@ -29,6 +33,10 @@ struct gmem_inode {
 	bool memory;
 	const struct gmem_memory_ops *mops;
 	char kind[GMEM_KIND_LEN];
+#ifdef CONFIG_NUMA
+	struct mutex policy_lock;	/* serializes @policy's writers */
+	struct maple_tree policy;
+#endif
 	struct inode vfs_inode;
 };
 
@@ -67,5 +75,26 @@ extern const struct file_operations gmem_fops;
 
 /* mmap.c */
 int gmem_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* policy.c */
+#ifdef CONFIG_NUMA
+void gmem_policy_init(struct gmem_inode *gi);
+void gmem_policy_destroy(struct gmem_inode *gi);
+int gmem_set_policy(struct vm_area_struct *vma, struct mempolicy *mpol);
+struct mempolicy *gmem_get_policy(struct vm_area_struct *vma,
+				  unsigned long addr, pgoff_t *ilx);
+struct folio *gmem_policy_alloc_folio(struct inode *inode, pgoff_t index,
+				      unsigned int order, gfp_t gfp);
+#else
+static inline void gmem_policy_init(struct gmem_inode *gi) { }
+static inline void gmem_policy_destroy(struct gmem_inode *gi) { }
+static inline struct folio *gmem_policy_alloc_folio(struct inode *inode,
+						    pgoff_t index,
+						    unsigned int order,
+						    gfp_t gfp)
+{
+	return filemap_alloc_folio(gfp, order);
+}
+#endif
 
 #endif /* _GMEM_INTERNAL_H */

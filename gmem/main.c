@@ -40,6 +40,7 @@ static struct inode *gmem_alloc_inode(struct super_block *sb)
 		return NULL;
 	gi->memory = false;
 	gi->mops = NULL;
+	gmem_policy_init(gi);
 	return &gi->vfs_inode;
 }
 
@@ -60,6 +61,7 @@ static void gmem_evict_inode(struct inode *inode)
 	WARN_ON_ONCE(!list_empty(&gi->files));
 	/* The memory ops hear of each folio as it goes. */
 	truncate_inode_pages_final(&inode->i_data);
+	gmem_policy_destroy(gi);
 	if (gi->mops) {
 		inode->i_mapping->a_ops = &gmem_aops;
 		module_put(gi->mops->owner);

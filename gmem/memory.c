@@ -92,7 +92,7 @@ static unsigned int gmem_folio_order(struct address_space *mapping,
 }
 
 static struct folio *gmem_alloc_zeroed_folio(struct address_space *mapping,
-					     unsigned int order)
+					     pgoff_t index, unsigned int order)
 {
 	/*
 	 * The page allocator zeroes it (__GFP_ZERO), once: with init_on_alloc
@@ -103,12 +103,15 @@ static struct folio *gmem_alloc_zeroed_folio(struct address_space *mapping,
 
 	if (order)
 		gfp |= __GFP_NORETRY | __GFP_NOWARN;
-	return filemap_alloc_folio(gfp, order);
+	return gmem_policy_alloc_folio(mapping->host,
+				       round_down(index, 1UL << order), order,
+				       gfp);
 }
 
 /*
  * A new folio holding @index, zeroed, locked and in the page cache: huge
- * if gmem_folio_order() says so and one can be had, else 4 KiB.  -EEXIST
+ * if gmem_folio_order() says so, one can be had and the inode's NUMA
+ * policy is the same for all of it (policy.c), else 4 KiB.  -EEXIST
  * if someone else added a folio holding @index first.
  */
 static struct folio *gmem_add_folio(struct address_space *mapping,
@@ -120,7 +123,7 @@ static struct folio *gmem_add_folio(struct address_space *mapping,
 	int err;
 
 	for (;;) {
-		folio = gmem_alloc_zeroed_folio(mapping, order);
+		folio = gmem_alloc_zeroed_folio(mapping, index, order);
 		if (!folio) {
 			if (!order)
 				return ERR_PTR(-ENOMEM);

@@ -15,7 +15,8 @@
  * Nothing collapses pages into huge folios or moves them: MADV_COLLAPSE
  * and khugepaged find no huge page support to use (no ->huge_fault, and
  * each file counts as a writer, see gmem_file_open()), and the mapping is
- * inaccessible to migration and compaction.
+ * inaccessible to migration and compaction.  mbind() on a mapping sets the
+ * NUMA policy of the inode's pages it covers (policy.c).
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -50,7 +51,11 @@ static vm_fault_t gmem_fault(struct vm_fault *vmf)
 }
 
 static const struct vm_operations_struct gmem_vm_ops = {
-	.fault	= gmem_fault,
+	.fault		= gmem_fault,
+#ifdef CONFIG_NUMA
+	.set_policy	= gmem_set_policy,
+	.get_policy	= gmem_get_policy,
+#endif
 };
 
 /*
