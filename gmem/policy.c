@@ -41,8 +41,8 @@
  * VMA that exists only for the call (as shmem did before 6.7), so every
  * mode behaves as it does for shmem, interleaving by page offset included.
  * A PMD-sized folio is allocated only where one policy, or none, covers
- * its whole block; elsewhere the block gets base pages, each on its own
- * range's nodes.
+ * its whole block (equal policies set by separate calls count as one);
+ * elsewhere the block gets base pages, each on its own range's nodes.
  */
 #include <linux/maple_tree.h>
 #include <linux/mempolicy.h>
@@ -178,33 +178,56 @@ static int gmem_policy_set(struct gmem_inode *gi, pgoff_t first,
 }
 
 /*
+ * Whether two copies place memory alike: what __mpol_equal() compares,
+ * which is not exported either.
+ */
+static bool gmem_mpol_equal(const struct mempolicy *a,
+			    const struct mempolicy *b)
+{
+	if (a->mode != b->mode || a->flags != b->flags ||
+	    a->home_node != b->home_node || !nodes_equal(a->nodes, b->nodes))
+		return false;
+	return !(a->flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) ||
+	       nodes_equal(a->w.user_nodemask, b->w.user_nodemask);
+}
+
+/*
  * The policy of pages [@first, @last] of @gi, with a reference: NULL if
- * none covers any of them, ERR_PTR(-ERANGE) if not one covers them all.
+ * none covers any of them, ERR_PTR(-ERANGE) if they are not all under the
+ * same one.  Ranges that separate ->set_policy() calls gave equal
+ * policies count as one (one mbind() over several VMAs makes one range
+ * per VMA).
  */
 static struct gmem_policy *
 gmem_policy_find(struct gmem_inode *gi, pgoff_t first, pgoff_t last)
 {
 	MA_STATE(mas, &gi->policy, first, first);
-	struct gmem_policy *pol;
+	struct gmem_policy *pol, *next;
+	pgoff_t end;
 
 	rcu_read_lock();
-	for (;;) {
+retry:
+	mas_set(&mas, first);
+	pol = mas_walk(&mas);
+	if (!pol) {
 		mas_set(&mas, first);
-		pol = mas_walk(&mas);
-		if (!pol) {
-			mas_set(&mas, first);
-			if (first != last && mas_find(&mas, last))
-				pol = ERR_PTR(-ERANGE);
-			break;
-		}
-		if (mas.last < last) {
+		if (first != last && mas_find(&mas, last))
 			pol = ERR_PTR(-ERANGE);
-			break;
-		}
-		/* Zero: a writer just took it out of the tree; look again. */
-		if (refcount_inc_not_zero(&pol->ref))
-			break;
+		goto out;
 	}
+	/* Only the first one needs a reference: it is the one used. */
+	for (end = mas.last; end < last; end = mas.last) {
+		next = mas_next(&mas, last);
+		if (!next || mas.index != end + 1 ||
+		    !gmem_mpol_equal(&pol->alloc, &next->alloc)) {
+			pol = ERR_PTR(-ERANGE);
+			goto out;
+		}
+	}
+	/* Zero: a writer just took it out of the tree; look again. */
+	if (!refcount_inc_not_zero(&pol->ref))
+		goto retry;
+out:
 	rcu_read_unlock();
 	return pol;
 }
