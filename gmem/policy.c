@@ -34,8 +34,12 @@
  * shmem's shared policies are, with a reference its caller drops with
  * mpol_cond_put(): so get_mempolicy(MPOL_F_ADDR) and numa_maps report the
  * inode's policy on every mapping of every file on it.  The mark stays on
- * the VMA's policy too, which changes nothing else for a gmem VMA: every
- * look-up of its policy goes through ->get_policy().
+ * the VMA's policy too.  Allocation, get_mempolicy() and numa_maps look a
+ * gmem VMA's policy up through ->get_policy(); what reads the VMA's own
+ * (mbind()'s check for an unchanged policy, VMA merging, a cpuset's
+ * rebind, set_mempolicy_home_node()) only compares, copies, rebinds or
+ * puts it, and the mark keeps mbind() from ever taking a gmem VMA's
+ * policy for the new one.
  *
  * Allocation uses the kernel's own policy code, vma_alloc_folio() on a
  * VMA that exists only for the call (as shmem did before 6.7), so every
@@ -107,9 +111,11 @@ void gmem_policy_destroy(struct gmem_inode *gi)
 	struct gmem_policy *pol;
 
 	mutex_lock(&gi->policy_lock);
-	mas_for_each(&mas, pol, ULONG_MAX)
+	mas_for_each(&mas, pol, ULONG_MAX) {
 		if (!--pol->nranges)
 			gmem_policy_put(pol);
+		cond_resched();
+	}
 	__mt_destroy(&gi->policy);
 	mutex_unlock(&gi->policy_lock);
 }
@@ -185,7 +191,10 @@ static bool gmem_mpol_equal(const struct mempolicy *a,
 			    const struct mempolicy *b)
 {
 	if (a->mode != b->mode || a->flags != b->flags ||
-	    a->home_node != b->home_node || !nodes_equal(a->nodes, b->nodes))
+	    a->home_node != b->home_node)
+		return false;
+	/* MPOL_LOCAL's nodes are never set: whatever the slab object held. */
+	if (a->mode != MPOL_LOCAL && !nodes_equal(a->nodes, b->nodes))
 		return false;
 	return !(a->flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) ||
 	       nodes_equal(a->w.user_nodemask, b->w.user_nodemask);
@@ -234,17 +243,25 @@ out:
 
 /**
  * gmem_set_policy() - mbind() on a mapping of a gmem file
- * @vma: the mapping, exactly the range mbind() covers in it
+ * @vma: the mapping: the part of it mbind() covers, or more (the kernel
+ *	 may have merged it with neighbours that have no policy)
  * @mpol: the policy (NULL: none), made for @vma and not yet published
+ *
+ * Only the pages inside the file get it: its size never changes, and
+ * a range past the end would hold memory that nothing allocates.
  *
  * Return: 0, or -ENOMEM with nothing changed.
  */
 int gmem_set_policy(struct vm_area_struct *vma, struct mempolicy *mpol)
 {
 	struct inode *inode = file_inode(vma->vm_file);
+	pgoff_t npages = DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE);
+	pgoff_t last = vma->vm_pgoff + vma_pages(vma) - 1;
 
+	if (vma->vm_pgoff >= npages)
+		return 0;
 	return gmem_policy_set(GMEM_I(inode), vma->vm_pgoff,
-			       vma->vm_pgoff + vma_pages(vma) - 1, mpol);
+			       min(last, npages - 1), mpol);
 }
 
 /**

@@ -287,6 +287,45 @@ TEST(replaced_policies_are_freed)
 }
 
 /*
+ * A mapping may reach past the end of the file, and mbind() may cover
+ * that part, but no page can be there: gmem keeps no policy for it, so
+ * mapping, mbind() and munmap() in a loop leave nothing behind.
+ */
+TEST(policies_past_the_end_are_not_kept)
+{
+	size_t size = 16 * PAGE_SIZE;
+	unsigned long one = 2;
+	struct kvm_vm *vm;
+	long before, after;
+	char *map;
+	int fd, i;
+
+	ASSERT_GE(online_nodes(), 2) TH_LOG("wants two NUMA nodes");
+	ASSERT_TRUE(slab_unmerged())
+		TH_LOG(POLICY_SLAB " is merged: boot with slub_debug");
+
+	vm = default_vm();
+	fd = vm_create_guest_memfd(vm, size, MMAP);
+	before = policy_objects();
+
+	for (i = 0; i < 100; i++) {
+		map = gmem_map(fd, 2 * size, 0);
+		ASSERT_EQ(sys_mbind(map + size, size, MPOL_BIND, &one, MAXNODE,
+				    0), 0);
+		ASSERT_EQ(policy_at(map + size).mode, MPOL_DEFAULT);
+		ASSERT_EQ(policy_at(map + size - PAGE_SIZE).mode, MPOL_DEFAULT);
+		ASSERT_EQ(munmap(map, 2 * size), 0);
+	}
+
+	after = policy_objects();
+	ASSERT_EQ(after, before)
+		TH_LOG("numa_policy objects: %ld before, %ld after", before,
+		       after);
+	ASSERT_EQ(close(fd), 0);
+	kvm_vm_free(vm);
+}
+
+/*
  * mbind(MPOL_DEFAULT) through a new mapping changes nothing: the kernel
  * compares it with the VMA's own policy (none) and skips the VMA, for
  * shmem and upstream's guest_memfd as here.  Through a VMA that set a
