@@ -196,7 +196,8 @@ demo: modules tests
 
 # The same benchmark program in one guest per variant, same QEMU settings,
 # without the slab and page debugging the tests boot with; then one table
-# with both columns and their ratio, and the same in JSON.
+# with both columns and their ratio, and the same in JSON; then, from the
+# gmem guest, the shared-memory and NUMA tables (bench/bench.plan).
 bench_dir := $(top)/build/bench
 
 bench:
@@ -209,6 +210,8 @@ bench:
 
 .PHONY: bench-guest
 bench-guest: export GUEST_DEBUG := 0
+# 3 GiB on two NUMA nodes (scripts/run-guest.sh): gmem_numa_bench binds
+# 1 GiB to node 1, which has 1.5 GiB.
 bench-guest: export GUEST_MEM := 3G
 # The VM destroy figures keep a thousand VMs alive at once: the percpu
 # allocator adds a chunk for them and keeps it once it is empty (its pages

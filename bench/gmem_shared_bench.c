@@ -45,12 +45,12 @@
 
 #include "gmem_test_util.h"
 #include "bench_report.h"
+#include "shmem_thp.h"
 
 #define MAX_REPS	15
 #define MEM_SIZE	(256 * SZ_1M)
 #define PROBE_SIZE	(4 * SZ_1M)
 #define GMEM_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
-#define SHMEM_ENABLED	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
 static int reps = 5;
 
@@ -63,42 +63,6 @@ static const char * const backing_name[NR_BACKINGS] = {
 /* How memfd_thp gets its huge pages, from choose_shmem_thp(). */
 static const char *thp_mode = "advise";
 static bool thp_madvise = true;
-
-/* shmem_enabled as the program found it, put back at exit. */
-static char shmem_enabled_was[32];
-
-static void shmem_enabled_set(const char *mode)
-{
-	int fd = open(SHMEM_ENABLED, O_WRONLY);
-
-	TEST_ASSERT(fd >= 0, "open %s", SHMEM_ENABLED);
-	TEST_ASSERT(write(fd, mode, strlen(mode)) == (ssize_t)strlen(mode),
-		    "%s = %s", SHMEM_ENABLED, mode);
-	close(fd);
-}
-
-/* The mode in brackets: "always within_size advise [never] deny force". */
-static void shmem_enabled_get(char *mode, size_t size)
-{
-	char line[256], *open_, *close_;
-	FILE *f = fopen(SHMEM_ENABLED, "r");
-
-	TEST_ASSERT(f && fgets(line, sizeof(line), f), "read %s",
-		    SHMEM_ENABLED);
-	fclose(f);
-	open_ = strchr(line, '[');
-	close_ = open_ ? strchr(open_, ']') : NULL;
-	TEST_ASSERT(close_ && (size_t)(close_ - open_) < size, "%s: %s",
-		    SHMEM_ENABLED, line);
-	*close_ = '\0';
-	snprintf(mode, size, "%s", open_ + 1);
-}
-
-static void shmem_enabled_restore(void)
-{
-	if (shmem_enabled_was[0])
-		shmem_enabled_set(shmem_enabled_was);
-}
 
 /*
  * Maps @size bytes of @fd MAP_SHARED at an address aligned to 2 MiB, as a

@@ -7,7 +7,9 @@
 # ordinary VM's memory on a memfd, a memfd with huge pages and a
 # guest_memfd (bench/gmem_shared_bench.c, whose figures are named
 # <figure>.<backing>), with gmem's ratios to the two memfds and issue 11's
-# targets.  Writes the same as JSON.
+# targets; and where 1 GiB lands under mbind(MPOL_BIND, node 1) on the same
+# three backings (bench/gmem_numa_bench.c, named the same way), with issue
+# 12's target.  Writes the same as JSON.
 #
 # Usage: scripts/bench-table.sh REFERENCE_LOG GMEM_LOG JSON_OUT
 #
@@ -81,6 +83,14 @@ BEGIN {
 	label["shared_prefault_pages_4k"] = "  then mapped 4 KiB (pages_4k)"
 	label["shared_prefault_pages_2m"] = "  then mapped 2 MiB (pages_2m)"
 	label["shared_prefault_pct_2m"] = "  share mapped 2 MiB"
+
+	# The NUMA figures: the gmem guest too, the same three backings.
+	nn_ = split("numa_fallocate_1g numa_touch_1g numa_pct_node1 " \
+		    "numa_pct_pmd", norder, " ")
+	label["numa_fallocate_1g"] = "fallocate 1 GiB, MPOL_BIND node 1"
+	label["numa_touch_1g"] = "  then read it through the mapping"
+	label["numa_pct_node1"] = "  share on node 1 (move_pages)"
+	label["numa_pct_pmd"] = "  share PMD-mapped (2 MiB folios)"
 }
 # The shared-memory bench: its notes (what the program found), and whether
 # each guest ran it.
@@ -90,6 +100,30 @@ BEGIN {
 }
 /^(not )?ok [0-9]+ gmem_shared_bench/ {
 	sran[FILENAME == ARGV[1] ? "reference" : "gmem"] = $0
+}
+# The NUMA bench: the same, and the nodes of the gmem guest.
+/^ *# numa: / && FILENAME == ARGV[2] {
+	sub(/^ *# numa: /, "")
+	nnote[++nnn] = $0
+}
+/^# numa nodes: / && FILENAME == ARGV[2] {
+	sub(/^# numa nodes: /, "")
+	nnodes = $0
+}
+/^(not )?ok [0-9]+ gmem_numa_bench/ {
+	nran[FILENAME == ARGV[1] ? "reference" : "gmem"] = $0
+}
+/^ *BENCH numa_[a-z0-9_]+\.[a-z_]+ / {
+	if (FILENAME != ARGV[2])
+		next
+	sub(/^ */, "")
+	split($2, nameb, ".")
+	f = nameb[1]; b = nameb[2]
+	nunit[f] = $3
+	nmed[b, f] = $4; nlo[b, f] = $5; nhi[b, f] = $6; nruns[b, f] = $7
+	nseen[b, f] = 1
+	nn_seen = 1
+	next
 }
 /^ *BENCH shared_[a-z0-9_]+\.[a-z_]+ / {
 	if (FILENAME != ARGV[2])
@@ -239,7 +273,7 @@ function shared_table(   i, f, sep) {
 }
 function shared_json(   i, f) {
 	if (!ns_seen) {
-		printf "  \"shared\": null\n" > json
+		printf "  \"shared\": null,\n" > json
 		return
 	}
 	printf "  \"shared\": {\n    \"figures\": [\n" > json
@@ -261,6 +295,108 @@ function shared_json(   i, f) {
 	printf "    ],\n    \"found\": [\n" > json
 	for (i = 1; i <= nn; i++)
 		printf "      %s%s\n", jstr(snote[i]), i < nn ? "," : "" > json
+	printf "    ]\n  },\n" > json
+}
+# The NUMA table: as the shared-memory table, from the n* arrays.
+function ncell(b, f) {
+	if (!((b, f) in nseen))
+		return "-"
+	if (nlo[b, f] == nhi[b, f])
+		return num(nmed[b, f])
+	return num(nmed[b, f]) " (" num(nlo[b, f]) "-" num(nhi[b, f]) ")"
+}
+function nratio(b, f) {
+	if (!((b, f) in nseen) || !(("gmem", f) in nseen) || nmed[b, f] == 0)
+		return ""
+	return nmed["gmem", f] / nmed[b, f]
+}
+function ndiff(b, f) {
+	if (!((b, f) in nseen) || !(("gmem", f) in nseen))
+		return ""
+	return nmed["gmem", f] - nmed[b, f]
+}
+function njfig(b, f) {
+	if (!((b, f) in nseen))
+		return "null"
+	return sprintf("{\"median\": %s, \"min\": %s, \"max\": %s, \"runs\": %d}",
+		       nmed[b, f], nlo[b, f], nhi[b, f], nruns[b, f])
+}
+function ntarget(name, value, op, limit,   met) {
+	met = value != "" && (op == "<=" ? value + 0 <= limit : value + 0 >= limit)
+	nnt++
+	ntname[nnt] = name; ntval[nnt] = value; ntop[nnt] = op
+	ntlim[nnt] = limit; ntmet[nnt] = met
+	nmissed += !met
+}
+function numa_table(   i, f) {
+	printf "\nNUMA policy, 1 GiB: mbind(MPOL_BIND, node 1) on the mapping, then " \
+	       "fallocate, then a read\nof each page; memfd, memfd with huge " \
+	       "pages, guest_memfd (MMAP | INIT_SHARED), taking\nturns in the " \
+	       "gmem variant'"'"'s guest, the program on node 0'"'"'s CPUs\n"
+	printf "  reference guest: %s\n  gmem guest:      %s\n",
+	       "reference" in nran ? nran["reference"] : "not in its plan",
+	       "gmem" in nran ? nran["gmem"] : "not in its plan"
+	printf "  gmem guest'"'"'s nodes: %s\n", nnodes == "" ? "not shown" : nnodes
+	if (!nn_seen) {
+		printf "no NUMA figures in the gmem guest'"'"'s log\n"
+		return
+	}
+	printf "%-38s %-6s %-22s %-22s %-22s %-10s %s\n",
+	       "figure (median (min-max))", "unit", "memfd", "memfd THP",
+	       "gmem", "gmem/memfd", "gmem/THP"
+	for (i = 1; i <= nn_; i++) {
+		f = norder[i]
+		printf "%-38s %-6s %-22s %-22s %-22s %-10s %s\n", label[f],
+		       nunit[f], ncell("memfd", f), ncell("memfd_thp", f),
+		       ncell("gmem", f),
+		       nratio("memfd", f) == "" ? "-" : \
+		       sprintf("%.3f", nratio("memfd", f)),
+		       nratio("memfd_thp", f) == "" ? "-" : \
+		       sprintf("%.3f", nratio("memfd_thp", f))
+	}
+	for (i = 1; i <= nnn; i++)
+		printf "%s %s\n", i == 1 ? "found:" : "      ", nnote[i]
+
+	ntarget("gmem: share on node 1 (%)",
+		("gmem", "numa_pct_node1") in nseen ? \
+		nmed["gmem", "numa_pct_node1"] : "", ">=", 100)
+	ntarget("gmem: share PMD-mapped no less than memfd THP (points)",
+		ndiff("memfd_thp", "numa_pct_pmd"), ">=", 0)
+	ntarget("fallocate at most 10% worse than memfd THP (gmem/THP)",
+		nratio("memfd_thp", "numa_fallocate_1g"), "<=", 1.10)
+	printf "\n%-58s %-10s %s\n", "NUMA target", "value", "result"
+	for (i = 1; i <= nnt; i++)
+		printf "%-58s %-10s %s\n", ntname[i],
+		       ntval[i] == "" ? "-" : sprintf("%.3f", ntval[i]),
+		       (ntmet[i] ? "met" : "MISSED") " (" ntop[i] " " ntlim[i] ")"
+	printf "\n%d of %d NUMA targets met%s\n", nnt - nmissed, nnt,
+	       nmissed ? "; see README.md, Performance, for each miss" : ""
+}
+function numa_json(   i, f) {
+	if (!nn_seen) {
+		printf "  \"numa\": null\n" > json
+		return
+	}
+	printf "  \"numa\": {\n    \"nodes\": %s,\n    \"figures\": [\n",
+	       jstr(nnodes) > json
+	for (i = 1; i <= nn_; i++) {
+		f = norder[i]
+		printf "      {\"name\": \"%s\", \"unit\": \"%s\", " \
+		       "\"memfd\": %s, \"memfd_thp\": %s, \"gmem\": %s, " \
+		       "\"ratio_memfd\": %s, \"ratio_memfd_thp\": %s}%s\n",
+		       f, nunit[f], njfig("memfd", f), njfig("memfd_thp", f),
+		       njfig("gmem", f), jnum(nratio("memfd", f)),
+		       jnum(nratio("memfd_thp", f)), i < nn_ ? "," : "" > json
+	}
+	printf "    ],\n    \"targets\": [\n" > json
+	for (i = 1; i <= nnt; i++)
+		printf "      {\"target\": %s, \"value\": %s, \"op\": \"%s\", " \
+		       "\"limit\": %s, \"met\": %s}%s\n", jstr(ntname[i]),
+		       jnum(ntval[i]), ntop[i], ntlim[i],
+		       ntmet[i] ? "true" : "false", i < nnt ? "," : "" > json
+	printf "    ],\n    \"found\": [\n" > json
+	for (i = 1; i <= nnn; i++)
+		printf "      %s%s\n", jstr(nnote[i]), i < nnn ? "," : "" > json
 	printf "    ]\n  }\n" > json
 }
 END {
@@ -311,6 +447,7 @@ END {
 	printf "\n%d of %d targets met%s\n", nt - missed, nt,
 	       missed ? "; see README.md, Performance, for each miss" : ""
 	shared_table()
+	numa_table()
 
 	printf "{\n  \"kernel\": \"%s\",\n  \"figures\": [\n", kver > json
 	for (i = 1; i <= n; i++) {
@@ -331,6 +468,7 @@ END {
 		       i < nt ? "," : "" > json
 	printf "  ],\n" > json
 	shared_json()
+	numa_json()
 	printf "}\n" > json
 }
 ' "$ref" "$gmem"

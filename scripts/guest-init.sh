@@ -214,12 +214,27 @@ check_memory_returned() {
 	result "$status" memory_returned
 }
 
+# The NUMA nodes the guest has (scripts/run-guest.sh, GUEST_NUMA_NODES),
+# each with its memory and CPUs, on one line.
+numa_nodes() {
+	local node line= cpus
+
+	for node in /sys/devices/system/node/node[0-9]*; do
+		[ -d "$node" ] || continue
+		cpus=$(cat "$node/cpulist")
+		line="$line ${node##*/} $(awk '$3 == "MemTotal:" { print $4 }' \
+			"$node/meminfo") kB cpus ${cpus:-none},"
+	done
+	echo "# numa nodes:${line%,}"
+}
+
 run_all() {
 	local extra=3 hold=
 
 	holding_keys && hold=1 extra=4
 	echo "TAP version 13"
 	echo "1..$(($(plan_lines | wc -l) + extra))"
+	numa_nodes
 	settle_memory
 	unevictable0=$(meminfo_kb Unevictable)
 	free0=$(free_kb)

@@ -10,6 +10,8 @@
 # Usage: scripts/run-guest.sh KERNEL INITRAMFS LOG
 # Environment: GUEST_TIMEOUT (seconds for the whole run, default 1200),
 #              GUEST_MEM (default 2G), GUEST_CPUS (default 2),
+#              GUEST_NUMA_NODES (default 2: GUEST_MEM and GUEST_CPUS
+#              split evenly between two NUMA nodes; 1: one node, no -numa),
 #              GUEST_CMDLINE (appended to the kernel command line),
 #              GUEST_DEBUG=0 (no slab and page debugging: for benchmarks),
 #              GUEST_JUDGE=0 (leave the log to be judged later, with other
@@ -49,10 +51,43 @@ fi
 cmdline+=" gmem_run_timeout=$timeout"
 cmdline+=" ${GUEST_CMDLINE:-}"
 
+# NUMA nodes, so that memory policy has somewhere to place memory: one
+# memory-backend-ram a node, the memory split evenly (the last node takes
+# what does not divide), and the CPUs split in order, each CPU a socket of
+# its own: a node must not share a socket (the kernel WARNs on a sibling
+# on another node); with fewer CPUs than nodes, the last nodes have memory
+# only.
+mem=${GUEST_MEM:-2G} cpus=${GUEST_CPUS:-2} nodes=${GUEST_NUMA_NODES:-2}
+mem_mb=0
+case $mem in
+*[Gg]) [[ ${mem%?} =~ ^[0-9]+$ ]] && mem_mb=$((10#${mem%?} * 1024)) ;;
+*[Mm]) [[ ${mem%?} =~ ^[0-9]+$ ]] && mem_mb=$((10#${mem%?})) ;;
+*) [[ $mem =~ ^[0-9]+$ ]] && mem_mb=$((10#$mem)) ;;	# QEMU: MiB
+esac
+if ! [[ $nodes =~ ^[1-9][0-9]*$ && $cpus =~ ^[1-9][0-9]*$ ]] ||
+   { [ "$nodes" -gt 1 ] && [ $((mem_mb / nodes)) -lt 64 ]; }; then
+	echo "run-guest: GUEST_NUMA_NODES=$nodes, GUEST_CPUS=$cpus and" \
+	     "GUEST_MEM=$mem (MiB, or with M or G) do not make nodes of" \
+	     "64 MiB or more" >&2
+	exit 2
+fi
+topology=(-m "$mem" -smp "$cpus")
+if [ "$nodes" -gt 1 ]; then
+	topology=(-m "${mem_mb}M" -smp "$cpus,sockets=$cpus,cores=1,threads=1")
+	for ((n = 0; n < nodes; n++)); do
+		size=$((mem_mb / nodes))
+		[ "$n" = $((nodes - 1)) ] && size=$((mem_mb - n * size))
+		topology+=(-object "memory-backend-ram,id=ram$n,size=${size}M"
+			   -numa "node,nodeid=$n,memdev=ram$n")
+	done
+	for ((c = 0; c < cpus; c++)); do
+		topology+=(-numa "cpu,node-id=$((c * nodes / cpus)),socket-id=$c")
+	done
+fi
+
 echo "guest log: $log"
 timeout -s KILL "$timeout" \
-	"$top/scripts/qemu.sh" exec -cpu max \
-	-m "${GUEST_MEM:-2G}" -smp "${GUEST_CPUS:-2}" \
+	"$top/scripts/qemu.sh" exec -cpu max "${topology[@]}" \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-display none -no-reboot -nic none -monitor none -serial stdio \
 	< /dev/null | sed -u 's/\r$//' | tee "$log" |
