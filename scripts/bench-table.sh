@@ -119,9 +119,9 @@ BEGIN {
 	sub(/^ */, "")
 	split($2, nameb, ".")
 	f = nameb[1]; b = nameb[2]
-	nunit[f] = $3
-	nmed[b, f] = $4; nlo[b, f] = $5; nhi[b, f] = $6; nruns[b, f] = $7
-	nseen[b, f] = 1
+	sunit[f] = $3
+	smed[b, f] = $4; slo[b, f] = $5; shi[b, f] = $6; sruns[b, f] = $7
+	sseen[b, f] = 1
 	nn_seen = 1
 	next
 }
@@ -297,30 +297,8 @@ function shared_json(   i, f) {
 		printf "      %s%s\n", jstr(snote[i]), i < nn ? "," : "" > json
 	printf "    ]\n  },\n" > json
 }
-# The NUMA table: as the shared-memory table, from the n* arrays.
-function ncell(b, f) {
-	if (!((b, f) in nseen))
-		return "-"
-	if (nlo[b, f] == nhi[b, f])
-		return num(nmed[b, f])
-	return num(nmed[b, f]) " (" num(nlo[b, f]) "-" num(nhi[b, f]) ")"
-}
-function nratio(b, f) {
-	if (!((b, f) in nseen) || !(("gmem", f) in nseen) || nmed[b, f] == 0)
-		return ""
-	return nmed["gmem", f] / nmed[b, f]
-}
-function ndiff(b, f) {
-	if (!((b, f) in nseen) || !(("gmem", f) in nseen))
-		return ""
-	return nmed["gmem", f] - nmed[b, f]
-}
-function njfig(b, f) {
-	if (!((b, f) in nseen))
-		return "null"
-	return sprintf("{\"median\": %s, \"min\": %s, \"max\": %s, \"runs\": %d}",
-		       nmed[b, f], nlo[b, f], nhi[b, f], nruns[b, f])
-}
+# The NUMA table: its figures go in the s* arrays too (their names do
+# not collide), so its cells are scell(), sratio() and sdiff(); its targets.
 function ntarget(name, value, op, limit,   met) {
 	met = value != "" && (op == "<=" ? value + 0 <= limit : value + 0 >= limit)
 	nnt++
@@ -347,23 +325,23 @@ function numa_table(   i, f) {
 	for (i = 1; i <= nn_; i++) {
 		f = norder[i]
 		printf "%-38s %-6s %-22s %-22s %-22s %-10s %s\n", label[f],
-		       nunit[f], ncell("memfd", f), ncell("memfd_thp", f),
-		       ncell("gmem", f),
-		       nratio("memfd", f) == "" ? "-" : \
-		       sprintf("%.3f", nratio("memfd", f)),
-		       nratio("memfd_thp", f) == "" ? "-" : \
-		       sprintf("%.3f", nratio("memfd_thp", f))
+		       sunit[f], scell("memfd", f), scell("memfd_thp", f),
+		       scell("gmem", f),
+		       sratio("memfd", f) == "" ? "-" : \
+		       sprintf("%.3f", sratio("memfd", f)),
+		       sratio("memfd_thp", f) == "" ? "-" : \
+		       sprintf("%.3f", sratio("memfd_thp", f))
 	}
 	for (i = 1; i <= nnn; i++)
 		printf "%s %s\n", i == 1 ? "found:" : "      ", nnote[i]
 
 	ntarget("gmem: share on node 1 (%)",
-		("gmem", "numa_pct_node1") in nseen ? \
-		nmed["gmem", "numa_pct_node1"] : "", ">=", 100)
+		("gmem", "numa_pct_node1") in sseen ? \
+		smed["gmem", "numa_pct_node1"] : "", ">=", 100)
 	ntarget("gmem: share PMD-mapped no less than memfd THP (points)",
-		ndiff("memfd_thp", "numa_pct_pmd"), ">=", 0)
+		sdiff("memfd_thp", "numa_pct_pmd"), ">=", 0)
 	ntarget("fallocate at most 10% worse than memfd THP (gmem/THP)",
-		nratio("memfd_thp", "numa_fallocate_1g"), "<=", 1.10)
+		sratio("memfd_thp", "numa_fallocate_1g"), "<=", 1.10)
 	printf "\n%-58s %-10s %s\n", "NUMA target", "value", "result"
 	for (i = 1; i <= nnt; i++)
 		printf "%-58s %-10s %s\n", ntname[i],
@@ -384,9 +362,9 @@ function numa_json(   i, f) {
 		printf "      {\"name\": \"%s\", \"unit\": \"%s\", " \
 		       "\"memfd\": %s, \"memfd_thp\": %s, \"gmem\": %s, " \
 		       "\"ratio_memfd\": %s, \"ratio_memfd_thp\": %s}%s\n",
-		       f, nunit[f], njfig("memfd", f), njfig("memfd_thp", f),
-		       njfig("gmem", f), jnum(nratio("memfd", f)),
-		       jnum(nratio("memfd_thp", f)), i < nn_ ? "," : "" > json
+		       f, sunit[f], sjfig("memfd", f), sjfig("memfd_thp", f),
+		       sjfig("gmem", f), jnum(sratio("memfd", f)),
+		       jnum(sratio("memfd_thp", f)), i < nn_ ? "," : "" > json
 	}
 	printf "    ],\n    \"targets\": [\n" > json
 	for (i = 1; i <= nnt; i++)
