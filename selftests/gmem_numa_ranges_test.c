@@ -117,6 +117,25 @@ static bool slab_unmerged(void)
 	return !lstat(POLICY_SLAB, &st) && S_ISDIR(st.st_mode);
 }
 
+/* Two nodes, and the numa_policy cache counted alone: or the test fails. */
+static void require_policy_counting(struct __test_metadata *_metadata)
+{
+	ASSERT_GE(online_nodes(), 2) TH_LOG("wants two NUMA nodes");
+	ASSERT_TRUE(slab_unmerged())
+		TH_LOG(POLICY_SLAB " is merged: boot with slub_debug");
+}
+
+/* The numa_policy cache holds what it held at @before, no more, no less. */
+static void expect_policy_objects(struct __test_metadata *_metadata,
+				  long before)
+{
+	long now = policy_objects();
+
+	ASSERT_EQ(now, before)
+		TH_LOG("numa_policy objects: %ld before, %ld after", before,
+		       now);
+}
+
 static void expect_model(struct __test_metadata *_metadata, char *map,
 			 const struct policy *model, unsigned long first,
 			 unsigned long npages, const char *how)
@@ -155,14 +174,12 @@ TEST(policies_follow_the_model)
 	size_t size = FILE_PAGES * PAGE_SIZE;
 	struct policy *model;
 	struct kvm_vm *vm;
-	long before, after;
+	long before;
 	char *map, *other;
 	unsigned long i;
 	int fd, round;
 
-	ASSERT_GE(online_nodes(), 2) TH_LOG("wants two NUMA nodes");
-	ASSERT_TRUE(slab_unmerged())
-		TH_LOG(POLICY_SLAB " is merged: boot with slub_debug");
+	require_policy_counting(_metadata);
 	before = policy_objects();
 
 	model = calloc(FILE_PAGES, sizeof(*model));
@@ -236,10 +253,7 @@ TEST(policies_follow_the_model)
 	kvm_vm_free(vm);
 	free(model);
 
-	after = policy_objects();
-	ASSERT_EQ(after, before)
-		TH_LOG("numa_policy objects: %ld before, %ld after", before,
-		       after);
+	expect_policy_objects(_metadata, before);
 }
 
 /*
@@ -252,13 +266,11 @@ TEST(replaced_policies_are_freed)
 	size_t size = 64 * PAGE_SIZE;
 	unsigned long one = 2, both = 3;
 	struct kvm_vm *vm;
-	long before, during;
+	long before;
 	char *map;
 	int fd, i;
 
-	ASSERT_GE(online_nodes(), 2) TH_LOG("wants two NUMA nodes");
-	ASSERT_TRUE(slab_unmerged())
-		TH_LOG(POLICY_SLAB " is merged: boot with slub_debug");
+	require_policy_counting(_metadata);
 
 	vm = default_vm();
 	fd = vm_create_guest_memfd(vm, size, MMAP);
@@ -276,10 +288,7 @@ TEST(replaced_policies_are_freed)
 	 * Nothing set is left: the VMA holds none (MPOL_DEFAULT took it)
 	 * and gmem's table is empty.
 	 */
-	during = policy_objects();
-	ASSERT_EQ(during, before)
-		TH_LOG("numa_policy objects: %ld before, %ld after", before,
-		       during);
+	expect_policy_objects(_metadata, before);
 
 	ASSERT_EQ(munmap(map, size), 0);
 	ASSERT_EQ(close(fd), 0);
@@ -296,13 +305,11 @@ TEST(policies_past_the_end_are_not_kept)
 	size_t size = 16 * PAGE_SIZE;
 	unsigned long one = 2;
 	struct kvm_vm *vm;
-	long before, after;
+	long before;
 	char *map;
 	int fd, i;
 
-	ASSERT_GE(online_nodes(), 2) TH_LOG("wants two NUMA nodes");
-	ASSERT_TRUE(slab_unmerged())
-		TH_LOG(POLICY_SLAB " is merged: boot with slub_debug");
+	require_policy_counting(_metadata);
 
 	vm = default_vm();
 	fd = vm_create_guest_memfd(vm, size, MMAP);
@@ -317,10 +324,7 @@ TEST(policies_past_the_end_are_not_kept)
 		ASSERT_EQ(munmap(map, 2 * size), 0);
 	}
 
-	after = policy_objects();
-	ASSERT_EQ(after, before)
-		TH_LOG("numa_policy objects: %ld before, %ld after", before,
-		       after);
+	expect_policy_objects(_metadata, before);
 	ASSERT_EQ(close(fd), 0);
 	kvm_vm_free(vm);
 }
