@@ -10,6 +10,9 @@
 #   make soak            VMs created and destroyed, SOAK_BOOTS guests x 2500
 #                        (HOLD_KEYS=0: KVM's static keys not held)
 #   make checkpatch      checkpatch.pl --strict over gmem's C files
+#   make install         install the gmem variant's modules for the running
+#                        kernel (TARGET_KERNEL=<uname -r>, DESTDIR=<root>)
+#   make uninstall       remove them; the stock KVM modules rank first again
 #   make clean           remove build/ (distclean: also the package cache)
 #
 # KVER=6.12.N+deb12 pins the kernel; by default the newest one whose
@@ -39,7 +42,7 @@ $(error KERNEL must be stock, debug or both)
 endif
 check_kernels := $(filter stock,$(KERNEL)) $(filter debug,$(KERNEL))
 
-no_setup_goals := clean distclean help
+no_setup_goals := clean distclean help uninstall
 ifneq ($(filter-out $(no_setup_goals),$(or $(MAKECMDGOALS),all)),)
 KVER := $(shell scripts/setup.sh $(KVER))
 ifeq ($(KVER),)
@@ -419,6 +422,25 @@ stress: $(foreach k,$(check_kernels),$(stress_deps_$(k)))
 	scripts/tap-summary.sh $(foreach k,$(check_kernels),\
 		$(call guest_log,stress$(if $(filter debug,$(k)),-debug)))
 
+# ---- installing on a host ----
+# The modules built for KVER go under /lib/modules/TARGET_KERNEL/updates/gmem
+# (scripts/install-modules.sh), which must be the kernel they were built
+# for: by default the running one.  DESTDIR installs under a staging root.
+TARGET_KERNEL ?= $(shell uname -r)
+DESTDIR ?=
+
+.PHONY: install uninstall
+ifeq ($(VARIANT)$(filter install,$(MAKECMDGOALS)),referenceinstall)
+$(error make install installs the gmem variant only, not VARIANT=reference)
+endif
+install: modules
+	DESTDIR="$(DESTDIR)" scripts/install-modules.sh install $(moddir) \
+		"$(TARGET_KERNEL)"
+
+uninstall:
+	DESTDIR="$(DESTDIR)" scripts/install-modules.sh uninstall \
+		"$(TARGET_KERNEL)"
+
 clean:
 	rm -rf build
 
@@ -426,7 +448,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,27s/^# \{0,1\}//p' Makefile
+	@sed -n '3,30s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
