@@ -187,3 +187,4 @@ module_exit(gmem_exit);
 
 MODULE_DESCRIPTION("gmem: inode-owned guest memory for KVM");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(GMEM_VERSION);

@@ -3,7 +3,7 @@
 #
 # Prepare the directory that Kbuild builds the modules in (M=):
 # the distribution's virt/kvm, arch/x86/kvm and include/linux/kvm_host.h, plus this repository's
-# Kbuild, gmem/, kvm/ and include/.  Both variants get kvm/backports/*.patch
+# Kbuild, VERSION, version.kbuild, gmem/, kvm/ and include/.  Both variants get kvm/backports/*.patch
 # applied (upstream's fixes of KVM bugs that are not guest_memfd's); the
 # gmem variant then gets kvm/patches/*.patch; the reference variant is the
 # distribution's code with the backports only.
@@ -43,4 +43,5 @@ if [ ! -f "$stamp" ]; then
 fi
 
 rsync -a --exclude '*.o' --exclude '.*.cmd' \
-	"$top/Kbuild" "$top/gmem" "$top/kvm" "$top/include" "$stage/"
+	"$top/Kbuild" "$top/VERSION" "$top/version.kbuild" "$top/gmem" \
+	"$top/kvm" "$top/include" "$stage/"
