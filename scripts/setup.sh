@@ -24,8 +24,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${CACHE:-$top/.cache}
 log() { echo "setup: $*" >&2; }
 
+# dkms: make check-install runs DKMS's build here (never its install into
+# /lib/modules).
 TOOLS="qemu-system-x86 busybox-static cpio kmod xz-utils zstd dwarves bc
-       flex bison libelf-dev libssl-dev rsync gcc make perl libc6-dev"
+       flex bison libelf-dev libssl-dev rsync gcc make perl libc6-dev
+       dkms"
 
 apt_updated=0
 apt_update() {
