@@ -13,6 +13,7 @@
 #   make install         install the gmem variant's modules for the running
 #                        kernel (TARGET_KERNEL=<uname -r>, DESTDIR=<root>)
 #   make uninstall       remove them; the stock KVM modules rank first again
+#   make deb             build/deb/gmem-dkms_<VERSION>_all.deb (DKMS)
 #   make clean           remove build/ (distclean: also the package cache)
 #
 # KVER=6.12.N+deb12 pins the kernel; by default the newest one whose
@@ -42,7 +43,7 @@ $(error KERNEL must be stock, debug or both)
 endif
 check_kernels := $(filter stock,$(KERNEL)) $(filter debug,$(KERNEL))
 
-no_setup_goals := clean distclean help uninstall
+no_setup_goals := clean distclean help uninstall deb
 ifneq ($(filter-out $(no_setup_goals),$(or $(MAKECMDGOALS),all)),)
 KVER := $(shell scripts/setup.sh $(KVER))
 ifeq ($(KVER),)
@@ -441,6 +442,12 @@ uninstall:
 	DESTDIR="$(DESTDIR)" scripts/install-modules.sh uninstall \
 		"$(TARGET_KERNEL)"
 
+# The Debian package: gmem's DKMS source tree and maintainer scripts
+# (scripts/mkdeb.sh); it needs no kernel packages to be made.
+.PHONY: deb
+deb:
+	scripts/mkdeb.sh $(top)/build/deb
+
 clean:
 	rm -rf build
 
@@ -448,7 +455,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,30s/^# \{0,1\}//p' Makefile
+	@sed -n '3,31s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
