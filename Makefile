@@ -16,8 +16,9 @@
 #   make deb             build/deb/gmem-dkms_<VERSION>_all.deb (DKMS)
 #   make clean           remove build/ (distclean: also the package cache)
 #
-# KVER=6.12.N+deb12 pins the kernel; by default the newest one whose
-# packages are all available is used.  Every target installs what it needs
+# KVER=6.12.N+deb12 or 6.12.N+deb13 pins the kernel; KVER=deb13 takes the
+# newest Debian 13 one; by default the newest 6.12.N+deb12 whose packages
+# are all available is used.  Every target installs what it needs
 # first (scripts/setup.sh); nothing is loaded into the running kernel.
 # Guests run multi-threaded TCG on QEMU 8.1 or newer, fetched when the
 # host's is older; GUEST_TCG=single asks for single-threaded TCG on the
@@ -44,8 +45,21 @@ endif
 check_kernels := $(filter stock,$(KERNEL)) $(filter debug,$(KERNEL))
 
 no_setup_goals := clean distclean help uninstall deb
+
+# make install puts the modules under /lib/modules/TARGET_KERNEL (default:
+# the running kernel), which must be the kernel they were built for: when
+# KVER is not given and TARGET_KERNEL is one of Debian's 6.12 -amd64
+# kernels, make install builds for that one.
+TARGET_KERNEL ?= $(shell uname -r)
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+ifeq ($(origin KVER),undefined)
+KVER := $(filter 6.12.%+deb12 6.12.%+deb13,$(TARGET_KERNEL:%-amd64=%))
+endif
+endif
 ifneq ($(filter-out $(no_setup_goals),$(or $(MAKECMDGOALS),all)),)
-KVER := $(shell scripts/setup.sh $(KVER))
+# override: KVER=deb13 on the command line names the newest Debian 13
+# kernel, which set-up resolves to its version.
+override KVER := $(shell scripts/setup.sh $(KVER))
 ifeq ($(KVER),)
 $(error scripts/setup.sh failed)
 endif
@@ -68,8 +82,17 @@ moddir := $(out)/modules-$(VARIANT)
 # W=1 by default: the whole build, KVM's sources included, is clean with
 # it, and gmem's own objects turn its warnings into errors.
 W ?= 1
-kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile M=$(moddir) \
-	 GMEM_VARIANT=$(VARIANT) W=$(W)
+# Debian 13's kbuild programs need trixie's C library and its gcc-14: on a
+# host that cannot run them (Debian 12), kbuild runs in a Debian 13 build
+# root, made once under .cache/ (scripts/buildroot.sh); elsewhere as is.
+ifneq ($(KVER),)
+kbuild_run := $(shell scripts/buildroot.sh wrap $(KVER) || echo FAILED)
+ifeq ($(kbuild_run),FAILED)
+$(error scripts/buildroot.sh could not make the build root KVER=$(KVER) needs)
+endif
+endif
+kbuild = $(kbuild_run) $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile \
+	 M=$(moddir) GMEM_VARIANT=$(VARIANT) W=$(W)
 
 .PHONY: all modules tests demo bench check soak checkpatch clean distclean help
 
@@ -150,7 +173,7 @@ $(testdir)/gmem/%: selftests/%.sh
 
 # ---- KUnit: kunit.ko out of tree (Debian has CONFIG_KUNIT unset) ----
 kunitdir := $(out)/kunit
-kunit_kbuild = $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile
+kunit_kbuild = $(kbuild_run) $(MAKE) -C $(kheaders) -f $(kcommon)/Makefile
 
 .PHONY: kunit
 kunit: modules
@@ -425,9 +448,8 @@ stress: $(foreach k,$(check_kernels),$(stress_deps_$(k)))
 
 # ---- installing on a host ----
 # The modules built for KVER go under /lib/modules/TARGET_KERNEL/updates/gmem
-# (scripts/install-modules.sh), which must be the kernel they were built
-# for: by default the running one.  DESTDIR installs under a staging root.
-TARGET_KERNEL ?= $(shell uname -r)
+# (scripts/install-modules.sh; TARGET_KERNEL is set at the top).  DESTDIR
+# installs under a staging root.
 DESTDIR ?=
 
 .PHONY: install uninstall
@@ -455,7 +477,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,31s/^# \{0,1\}//p' Makefile
+	@sed -n '3,32s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
