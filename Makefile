@@ -453,8 +453,9 @@ stress: $(foreach k,$(check_kernels),$(stress_deps_$(k)))
 DESTDIR ?=
 
 .PHONY: install uninstall
-ifeq ($(VARIANT)$(filter install,$(MAKECMDGOALS)),referenceinstall)
-$(error make install installs the gmem variant only, not VARIANT=reference)
+install_goals := $(filter install install-roots check-install,$(MAKECMDGOALS))
+ifneq ($(filter reference,$(VARIANT))$(install_goals),$(install_goals))
+$(error make $(install_goals) installs the gmem variant only, not VARIANT=reference)
 endif
 install: modules
 	DESTDIR="$(DESTDIR)" scripts/install-modules.sh install $(moddir) \
@@ -463,6 +464,52 @@ install: modules
 uninstall:
 	DESTDIR="$(DESTDIR)" scripts/install-modules.sh uninstall \
 		"$(TARGET_KERNEL)"
+
+# ---- the installed layout, as a user installs gmem ----
+# Two guests boot Debian's kernel with the modules of a staged root that
+# holds the kernel's own KVM modules (scripts/stage-kernel-root.sh): one
+# after make install DESTDIR=<root>, one after dkms add, build and install
+# run on this host against the extracted headers and the source package's
+# tarball (scripts/dkms-stage.sh).  In each, /init runs modprobe kvm_amd,
+# which must take gmem's modules from updates/ through modules.dep
+# (selftests/installed_layout.sh), and the demo must pass.
+instdir := $(out)/install
+krelease := $(KVER)-amd64
+kmoddir := $(kroot)/lib/modules/$(krelease)
+install_guests := make dkms
+install_dir_make := updates/gmem
+install_dir_dkms := updates/dkms
+gmem_version = $(shell cat VERSION)
+
+# install_guest HOW: boot the root staged by HOW with its plan.
+define install_guest
+	printf '%s\n' "installed_layout 60 gmem/installed_layout \
+		$(install_dir_$(1)) $(gmem_version)" \
+		"handover_demo 600 gmem/handover_demo" \
+		> $(out)/guest/install-$(1).plan
+	INITRAMFS_INSTALLED=$(instdir)/$(1)-root scripts/mkinitramfs.sh \
+		$(out)/guest/install-$(1).cpio.gz $(out)/guest/install-$(1).plan \
+		$(testdir) kvm_amd
+	GUEST_TIMEOUT=900 scripts/run-guest.sh $(kimage) \
+		$(out)/guest/install-$(1).cpio.gz $(out)/guest/install-$(1).log
+
+endef
+
+.PHONY: check-install install-roots
+install-roots: modules
+	rm -rf $(instdir)
+	@mkdir -p $(out)/guest
+	scripts/stage-kernel-root.sh $(kmoddir) $(instdir)/make-root
+	+$(MAKE) install DESTDIR=$(instdir)/make-root TARGET_KERNEL=$(krelease)
+	scripts/stage-kernel-root.sh $(kmoddir) $(instdir)/dkms-root
+	DKMS_RUN="$(kbuild_run)" scripts/dkms-stage.sh $(KVER) $(out)/dkms \
+		$(instdir)/dkms-root
+
+check-install: export GUEST_JUDGE := 0
+check-install: install-roots tests
+	$(foreach how,$(install_guests),$(call install_guest,$(how)))
+	scripts/tap-summary.sh $(foreach how,$(install_guests),\
+		$(out)/guest/install-$(how).log)
 
 # The Debian package: gmem's DKMS source tree and maintainer scripts
 # (scripts/mkdeb.sh); it needs no kernel packages to be made.

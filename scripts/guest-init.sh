@@ -50,9 +50,26 @@ result() {
 }
 
 # Loading must succeed; report it on its own so that the cause is plain.
+# An installed system's modules (/modprobe.load, make check-install) load
+# with modprobe, through modules.dep, as on a Debian host; what that
+# loaded is kept in /tmp/probed, for unloading.
 load_modules() {
 	local status=ok m
 
+	if [ -f /modprobe.load ]; then
+		# The empty line: busybox's grep -f matches nothing when
+		# given no pattern at all.
+		{ echo; cut -d' ' -f1 /proc/modules; } > /tmp/before
+		for m in $(cat /modprobe.load); do
+			modprobe "$m" 2>&1 | sed 's/^/    /'
+			is_loaded "$m" || status="not ok"
+		done
+		cut -d' ' -f1 /proc/modules | grep -vxF -f /tmp/before \
+			> /tmp/probed
+		echo "# modprobe loaded: $(echo $(cat /tmp/probed))"
+		result "$status" modules_load
+		return
+	fi
 	for m in $(cat /modules.load); do
 		insmod "/lib/modules/$m.ko" 2>&1 | sed 's/^/    /'
 		is_loaded "$m" || status="not ok"
@@ -128,7 +145,7 @@ free_kb() {
 # the kernel command line leaves the keys alone (make soak HOLD_KEYS=0).
 holding_keys() {
 	[ "${gmem_hold_keys:-1}" != 0 ] && [ -x /sbin/kvm_static_key_holder ] &&
-		grep -qx kvm /modules.load
+		grep -qs -e '^kvm$' -e '^kvm_' /modules.load /modprobe.load
 }
 
 hold_keys() {
@@ -162,6 +179,16 @@ release_keys() {
 unload_modules() {
 	local status=ok m
 
+	if [ -f /modprobe.load ]; then
+		for m in $(sed '1!G;h;$!d' /modprobe.load); do
+			modprobe -r "$m" 2>&1 | sed 's/^/    /'
+		done
+		for m in $(cat /tmp/probed); do
+			is_loaded "$m" && status="not ok"
+		done
+		result "$status" modules_unload
+		return
+	fi
 	for m in $(sed '1!G;h;$!d' /modules.load); do
 		rmmod "$m" 2>&1 | sed 's/^/    /'
 		is_loaded "$m" && status="not ok"

@@ -10,6 +10,12 @@
 #            each PROGRAM is copied from BINDIR/PROGRAM, with the .ko files
 #            beside it
 #   MODULE   .ko or .ko.xz files, in the order they are to be loaded
+# Environment: INITRAMFS_INSTALLED=ROOT: the guest loads the modules of
+#            an installed system instead (make check-install): ROOT's
+#            /lib/modules, with kmod (modprobe, modinfo, depmod) and its
+#            libraries from the host, as a Debian system has them; each
+#            MODULE is then a name that /init loads with modprobe, which
+#            finds it, and what it depends on, through modules.dep.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +29,27 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,tests}
 cp /bin/busybox "$root/bin/busybox"
 install -m 755 "$top/scripts/guest-init.sh" "$root/init"
 cp "$plan" "$root/plan"
+
+# kmod, and the libraries its loader resolves, at the host's paths.
+add_kmod() {
+	local lib tool
+
+	cp /bin/kmod "$root/bin/kmod"
+	for tool in modprobe modinfo depmod; do
+		ln -s kmod "$root/bin/$tool"
+	done
+	for lib in $(ldd /bin/kmod | awk '$2 == "=>" { print $3 } $1 ~ /^\// { print $1 }'); do
+		install -D "$(readlink -f "$lib")" "$root$lib"
+	done
+}
+
+installed=${INITRAMFS_INSTALLED:-}
+if [ -n "$installed" ]; then
+	cp -a "$installed/lib/modules/." "$root/lib/modules/"
+	add_kmod
+	printf '%s\n' "$@" > "$root/modprobe.load"
+	set --
+fi
 
 for ko in "$@"; do
 	name=$(basename "$ko")
