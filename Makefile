@@ -192,7 +192,10 @@ kunit: modules
 
 # ---- the test guest ----
 kimage := $(kroot)/boot/vmlinuz-$(KVER)-amd64
-kmods := $(kroot)/lib/modules/$(KVER)-amd64/kernel
+# The image package's modules: Debian 13's are under /usr/lib/modules
+# (its /lib is a link to /usr/lib), Debian 12's under /lib/modules.
+kmodtop := $(firstword $(wildcard $(kroot)/lib/modules $(kroot)/usr/lib/modules))
+kmods := $(kmodtop)/$(KVER)-amd64/kernel
 guest_modules := $(kmods)/virt/lib/irqbypass.ko.xz \
 	$(if $(filter gmem,$(VARIANT)),$(moddir)/gmem/gmem.ko) \
 	$(moddir)/kvm.ko $(kmods)/drivers/crypto/ccp/ccp.ko.xz \
@@ -475,16 +478,19 @@ uninstall:
 # (selftests/installed_layout.sh), and the demo must pass.
 instdir := $(out)/install
 krelease := $(KVER)-amd64
-kmoddir := $(kroot)/lib/modules/$(krelease)
+kmoddir := $(kmodtop)/$(krelease)
 install_guests := make dkms
-install_dir_make := updates/gmem
-install_dir_dkms := updates/dkms
+install_dir_make := updates/gmem kept
+install_dir_dkms := updates/dkms any
 gmem_version = $(shell cat VERSION)
 
 # install_guest HOW: boot the root staged by HOW with its plan.
+# install_dir_HOW: where HOW installs, and whether the kernel's own KVM
+# modules stay in place (selftests/installed_layout.sh).
 define install_guest
 	printf '%s\n' "installed_layout 60 gmem/installed_layout \
-		$(install_dir_$(1)) $(gmem_version)" \
+		$(word 1,$(install_dir_$(1))) $(gmem_version) \
+		$(word 2,$(install_dir_$(1)))" \
 		"handover_demo 600 gmem/handover_demo" \
 		> $(out)/guest/install-$(1).plan
 	INITRAMFS_INSTALLED=$(instdir)/$(1)-root scripts/mkinitramfs.sh \
