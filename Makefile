@@ -14,6 +14,10 @@
 #                        kernel (TARGET_KERNEL=<uname -r>, DESTDIR=<root>)
 #   make uninstall       remove them; the stock KVM modules rank first again
 #   make deb             build/deb/gmem-dkms_<VERSION>_all.deb (DKMS)
+#   make check-install   guests on make install's and DKMS's modules, loaded
+#                        with modprobe from a staged /lib/modules
+#   make check-deb       gmem-dkms through apt in a debootstrapped Debian
+#                        root of KVER's release, then a guest on its modules
 #   make clean           remove build/ (distclean: also the package cache)
 #
 # KVER=6.12.N+deb12 or 6.12.N+deb13 pins the kernel; KVER=deb13 takes the
@@ -456,7 +460,7 @@ stress: $(foreach k,$(check_kernels),$(stress_deps_$(k)))
 DESTDIR ?=
 
 .PHONY: install uninstall
-install_goals := $(filter install install-roots check-install,$(MAKECMDGOALS))
+install_goals := $(filter install install-roots check-install check-deb,$(MAKECMDGOALS))
 ifneq ($(filter reference,$(VARIANT))$(install_goals),$(install_goals))
 $(error make $(install_goals) installs the gmem variant only, not VARIANT=reference)
 endif
@@ -517,6 +521,21 @@ check-install: install-roots tests
 	scripts/tap-summary.sh $(foreach how,$(install_guests),\
 		$(out)/guest/install-$(how).log)
 
+# make check-deb: gmem-dkms through apt, as a user installs it, in a
+# Debian root of KVER's release (scripts/check-deb.sh: debootstrap, apt-get
+# install of the kernel's packages and of the .deb, DKMS's build in there,
+# apt-get remove), then a guest on the modules DKMS installed there.
+install_dir_deb := updates/dkms any
+
+.PHONY: check-deb
+check-deb: export GUEST_JUDGE := 0
+check-deb: deb tests
+	@mkdir -p $(out)/guest
+	scripts/check-deb.sh $(KVER) $(top)/build/deb/gmem-dkms_$(gmem_version)_all.deb \
+		$(out)/deb $(instdir)/deb-root
+	$(call install_guest,deb)
+	scripts/tap-summary.sh $(out)/guest/install-deb.log
+
 # The Debian package: gmem's DKMS source tree and maintainer scripts
 # (scripts/mkdeb.sh); it needs no kernel packages to be made.
 .PHONY: deb
@@ -530,7 +549,7 @@ distclean: clean
 	rm -rf .cache
 
 help:
-	@sed -n '3,32s/^# \{0,1\}//p' Makefile
+	@sed -n '3,36s/^# \{0,1\}//p' Makefile
 
 # ---- style ----
 c_sources = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
