@@ -486,7 +486,7 @@ kmoddir := $(kmodtop)/$(krelease)
 install_guests := make dkms
 install_dir_make := updates/gmem kept
 install_dir_dkms := updates/dkms any
-gmem_version = $(shell cat VERSION)
+gmem_version = $(shell cat $(top)/VERSION)
 
 # install_guest HOW: boot the root staged by HOW with its plan.
 # install_dir_HOW: where HOW installs, and whether the kernel's own KVM
