@@ -17,6 +17,16 @@
  * each file counts as a writer, see gmem_file_open()), and the mapping is
  * inaccessible to migration and compaction.  mbind() on a mapping sets the
  * NUMA policy of the inode's pages it covers (policy.c).
+ *
+ * A convertible inode (GMEM_FLAG_CONVERTIBLE) holds private and shared
+ * pages side by side, in the same huge folios: its mappings are made page
+ * by page, never with a PMD that would take a folio's private pages along
+ * with its shared ones.  The fault inserts the one 4 KiB page itself
+ * (vm_insert_page(), a VM_MIXEDMAP mapping, still rmap'd page cache that
+ * gmem_convert() and punches unmap like any other), under the invalidate
+ * lock, so that no conversion to private runs between its check that the
+ * page is shared and the page table entry; and records that user space
+ * mapped the page (conversion.c).
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -24,12 +34,58 @@
 
 #include "internal.h"
 
+static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+	struct inode *inode = file_inode(file);
+	struct folio *folio;
+	struct page *page;
+	vm_fault_t ret;
+	int err;
+
+	/* Set at mmap(), and nothing clears it; but never a PMD. */
+	if (WARN_ON_ONCE(!(vmf->vma->vm_flags & VM_MIXEDMAP)))
+		return VM_FAULT_SIGBUS;
+
+	filemap_invalidate_lock_shared(inode->i_mapping);
+	if (!gmem_page_is_shared(inode, vmf->pgoff)) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+
+	folio = gmem_get_folio(file, vmf->pgoff, true);
+	if (IS_ERR(folio)) {
+		ret = vmf_error(PTR_ERR(folio));
+		goto out;
+	}
+
+	page = folio_file_page(folio, vmf->pgoff);
+	if (PageHWPoison(page)) {
+		ret = VM_FAULT_HWPOISON;
+		goto out_folio;
+	}
+
+	err = gmem_mark_exposed(inode, vmf->pgoff);
+	if (!err)
+		err = vm_insert_page(vmf->vma, vmf->address, page);
+	/* -EBUSY: another thread's fault mapped it first. */
+	ret = !err || err == -EBUSY ? VM_FAULT_NOPAGE : vmf_error(err);
+out_folio:
+	folio_unlock(folio);
+	folio_put(folio);
+out:
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+	return ret;
+}
+
 static vm_fault_t gmem_fault(struct vm_fault *vmf)
 {
 	struct file *file = vmf->vma->vm_file;
 	struct folio *folio;
 	struct page *page;
 
+	if (gmem_flags(file) & GMEM_FLAG_CONVERTIBLE)
+		return gmem_fault_convertible(vmf);
 	if (!(gmem_flags(file) & GMEM_FLAG_SHARED))
 		return VM_FAULT_SIGBUS;
 
@@ -72,5 +128,8 @@ int gmem_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 
 	vma->vm_ops = &gmem_vm_ops;
+	/* Page by page, with vm_insert_page(): see gmem_fault_convertible(). */
+	if (gmem_flags(file) & GMEM_FLAG_CONVERTIBLE)
+		vm_flags_set(vma, VM_MIXEDMAP);
 	return 0;
 }
