@@ -145,10 +145,10 @@ struct kvm_link_guest_memfd {
  * read as zeros, with PRESERVE (or no flag) they keep their contents;
  * user space may then fault them in through a mapping of any file on
  * the memory.  To private: every user mapping of the pages goes; if one
- * may still be referenced from user space (a GUP pin or reference, a
- * fault in flight), EAGAIN with @error_offset at the first such page, and
- * nothing is converted; then user faults on them are SIGBUS.  ZERO with
- * to private is EOPNOTSUPP.
+ * may still be referenced from user space (a GUP pin or reference),
+ * EAGAIN with @error_offset at the first such page, and nothing is
+ * converted; then user faults on them are SIGBUS.  ZERO with to private
+ * is EOPNOTSUPP.
  *
  * Errors: EINVAL for a misaligned or empty range, one past the end, bad
  * @attributes or @flags (both content modes), a @reserved field set;
