@@ -361,6 +361,7 @@ static void gmem_store_range(struct gmem_inode *gi, pgoff_t start,
  * @nr: number of pages, at least one, all inside the file
  * @shared: true to make them shared, false private
  * @zero: make them read as zeros (to shared only)
+ * @err_index: set to the page that made it fail (-EAGAIN, -ENOMEM)
  *
  * Every owner of every file on the inode stops mapping the pages first
  * (their invalidation, widened to the 2 MiB blocks the range touches, as

@@ -1279,6 +1279,24 @@ static void zero_clears_only_the_range(struct kunit *test)
 	__fput_sync(file);
 }
 
+static void punch_keeps_the_state(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_2M,
+					 GMEM_FLAG_CONVERTIBLE);
+
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, 0,
+					    SZ_2M), 0);
+	KUNIT_EXPECT_EQ(test, convert(file, 5, 1, true, false, NULL), 0);
+	KUNIT_EXPECT_EQ(test, punch(file, 0, SZ_2M), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), 0);
+	KUNIT_EXPECT_TRUE(test, gmem_is_shared(file, 5));
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 4));
+	KUNIT_EXPECT_EQ_MSG(test, map_order_at(test, file, 5), 0,
+			    "a refilled block is still mixed");
+	__fput_sync(file);
+}
+
 static void eviction_frees_the_state(struct kunit *test)
 {
 	struct fake_owner o = {};
@@ -1305,6 +1323,7 @@ static struct kunit_case gmem_conversion_cases[] = {
 	KUNIT_CASE(mixed_folio_maps_page_by_page_until_uniform),
 	KUNIT_CASE(conversion_invalidates_whole_blocks),
 	KUNIT_CASE(zero_clears_only_the_range),
+	KUNIT_CASE(punch_keeps_the_state),
 	KUNIT_CASE(eviction_frees_the_state),
 	{}
 };

@@ -395,9 +395,10 @@ int kvm_gmem_set_page_sizes(struct kvm *kvm, struct kvm_enable_cap *cap)
 }
 
 /**
- * kvm_gmem_in_place_cap() -
- *	KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM)
+ * kvm_gmem_in_place_cap() - whether a VM can convert in place
  * @kvm: a VM, or NULL for /dev/kvm
+ *
+ * KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM).
  *
  * In-place conversion is for VMs with private memory whose pages the host
  * may map when shared: not for those whose architecture takes the pages
@@ -417,9 +418,10 @@ int kvm_gmem_in_place_cap(struct kvm *kvm)
 }
 
 /**
- * kvm_gmem_in_place_flags_cap() -
- *	KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS_GMEM)
+ * kvm_gmem_in_place_flags_cap() - the flags of in-place conversion
  * @kvm: a VM, or NULL for /dev/kvm
+ *
+ * KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS_GMEM).
  *
  * Return: the flags KVM_SET_MEMORY_ATTRIBUTES2 takes where @kvm can
  * convert in place, else 0.
@@ -433,10 +435,11 @@ int kvm_gmem_in_place_flags_cap(struct kvm *kvm)
 }
 
 /**
- * kvm_gmem_enable_in_place() -
- *	KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM)
+ * kvm_gmem_enable_in_place() - turn a VM to in-place conversion
  * @kvm: a VM with private memory
  * @cap: flags 0; args[0] KVM_MEMORY_ATTRIBUTE_PRIVATE; args[1..3] 0
+ *
+ * KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM).
  *
  * From now on @kvm's guest_memfds say which of its pages are private, not
  * its memory attributes.  Only while it has neither: a private page

@@ -117,8 +117,8 @@ struct kvm_link_guest_memfd {
  * KVM_ENABLE_CAP (VM fd), flags 0, args[0] KVM_MEMORY_ATTRIBUTE_PRIVATE,
  * args[1..3] 0: the VM keeps private/shared in its guest_memfds from now
  * on, not in its own attributes.  Only before the VM has a guest_memfd
- * or memory attributes (else EBUSY), and once (args[0] 0 is EINVAL).  On
- * such a VM:
+ * or memory attributes (else EBUSY); enabling it again is a no-op, and it
+ * cannot be turned off (args[0] 0 is EINVAL).  On such a VM:
  *  - every guest_memfd is made with GUEST_MEMFD_FLAG_MMAP (else EINVAL)
  *    and may be made GUEST_MEMFD_FLAG_INIT_SHARED (all pages start
  *    shared; without it all start private);
