@@ -47,8 +47,24 @@ struct cvm {
 	struct kvm_vm *vm;
 	int gmem;
 	char *mem;
+	void *hva;
 	u64 size;
 };
+
+/*
+ * The memslot's userspace_addr: address space where nothing is mapped.
+ * Not 0: the test's own program may be mapped below 8 MiB, and NUMA
+ * balancing's scans of it would zap the guest's mappings there (KVM's MMU
+ * notifier), which the tests that count them would see.
+ */
+static void *hva_reservation(u64 size)
+{
+	void *p = mmap(NULL, size, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	TEST_ASSERT(p != MAP_FAILED, "reserve %lu bytes", size);
+	return p;
+}
 
 /* A new file if @src is negative, else a link of @src. */
 static void cvm_init(struct cvm *c, u64 size, u64 flags, int src)
@@ -63,13 +79,15 @@ static void cvm_init(struct cvm *c, u64 size, u64 flags, int src)
 		c->gmem = vm_create_guest_memfd(c->vm, size, MMAP | flags);
 	else
 		c->gmem = vm_link_guest_memfd(c->vm, src, 0);
-	add_gmem_slot(c->vm, size, NULL, c->gmem, 0);
+	c->hva = hva_reservation(size);
+	add_gmem_slot(c->vm, size, c->hva, c->gmem, 0);
 	c->mem = gmem_map(c->gmem, size, 0);
 }
 
 static void cvm_free(struct cvm *c)
 {
 	munmap(c->mem, c->size);
+	munmap(c->hva, c->size);
 	close(c->gmem);
 	kvm_vm_free(c->vm);
 }
@@ -476,6 +494,46 @@ TEST(private_pages_are_sigbus_before_and_after_a_round_trip)
 
 	ASSERT_EQ(0, convert(gmem, page, PAGE_SIZE, TO_SHARED, PRESERVE));
 	EXPECT_EQ(0x42, mem[page]);
+
+	munmap(mem, SZ_4M);
+	close(gmem);
+	kvm_vm_free(vm);
+}
+
+/*
+ * The host's own mapping: a 2 MiB block that is all shared is mapped with
+ * one PMD; once a page of it is private, the rest is mapped page by page
+ * and the private page stays SIGBUS (a PMD would map it along); all shared
+ * again, a PMD again.
+ */
+TEST(the_host_maps_a_shared_block_whole_and_a_mixed_one_page_by_page)
+{
+	struct kvm_vm *vm = converting_vm_barebones();
+	int gmem = vm_create_guest_memfd(vm, SZ_4M, MMAP | INIT_SHARED);
+	char *mem = gmem_map(gmem, SZ_4M, 0);
+	const u64 page = SZ_2M + 9 * PAGE_SIZE;
+
+	ASSERT_EQ(0, fallocate(gmem, FALLOC_FL_KEEP_SIZE, 0, SZ_4M));
+	EXPECT_EQ(0, pages_raising(mem, SZ_2M, SZ_2M, SIGBUS));
+	EXPECT_EQ(SZ_2M / 1024, smaps_kb(mem, "FilePmdMapped"));
+
+	ASSERT_EQ(0, convert(gmem, page, PAGE_SIZE, TO_PRIVATE, 0));
+	EXPECT_EQ(0, smaps_kb(mem, "FilePmdMapped"));
+	EXPECT_EQ(1, pages_raising(mem, SZ_2M, SZ_2M, SIGBUS));
+	EXPECT_EQ(SIGBUS, touch(mem + page, false, 0));
+	EXPECT_EQ(0, smaps_kb(mem, "FilePmdMapped"));
+	EXPECT_EQ(SZ_2M / 1024 - 4, smaps_kb(mem, "Rss"));
+
+	/*
+	 * All shared again.  The old mapping keeps its page table, where a
+	 * fault maps a page, not a PMD: a new mapping.
+	 */
+	ASSERT_EQ(0, convert(gmem, page, PAGE_SIZE, TO_SHARED, 0));
+	EXPECT_EQ(0, pages_raising(mem, SZ_2M, SZ_2M, SIGBUS));
+	munmap(mem, SZ_4M);
+	mem = gmem_map(gmem, SZ_4M, 0);
+	EXPECT_EQ(0, pages_raising(mem, SZ_2M, SZ_2M, SIGBUS));
+	EXPECT_EQ(SZ_2M / 1024, smaps_kb(mem, "FilePmdMapped"));
 
 	munmap(mem, SZ_4M);
 	close(gmem);
