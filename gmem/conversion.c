@@ -17,9 +17,11 @@
  * user space has mapped since they last became shared: only such a page
  * can carry a reference from user space (a GUP pin or reference needs a
  * present page table entry to take it, and every user mapping of a
- * convertible inode is made, page by page, by gmem_fault()).  The bits are
- * set by the fault, under the invalidate lock held shared, and cleared
- * when the page becomes private, under it exclusive.
+ * convertible inode is made by gmem's fault: a shared page of a mixed
+ * folio on its own, a folio that is all shared whole, all its pages
+ * recorded).  The bits are set by the fault, under the invalidate lock
+ * held shared, and cleared when the page becomes private, under it
+ * exclusive.
  */
 #include <linux/cpu.h>
 #include <linux/highmem.h>
@@ -135,13 +137,9 @@ bool gmem_folio_is_uniform(struct folio *folio)
 	return uniform;
 }
 
-/*
- * User space is about to map page @index: record it.  Under the invalidate
- * lock held shared, so several faults may get here at once.
- */
-int gmem_mark_exposed(struct inode *inode, pgoff_t index)
+/* The bitmap of the group of pages holding @index, made if need be. */
+static unsigned long *gmem_exposed_bits(struct gmem_inode *gi, pgoff_t index)
 {
-	struct gmem_inode *gi = GMEM_I(inode);
 	unsigned long group = index >> GMEM_EXPOSED_SHIFT;
 	unsigned long *bits, *old;
 
@@ -149,17 +147,41 @@ int gmem_mark_exposed(struct inode *inode, pgoff_t index)
 	if (!bits) {
 		bits = bitmap_zalloc(GMEM_EXPOSED_PAGES, GFP_KERNEL_ACCOUNT);
 		if (!bits)
-			return -ENOMEM;
+			return ERR_PTR(-ENOMEM);
 		old = xa_cmpxchg(&gi->exposed, group, NULL, bits,
 				 GFP_KERNEL_ACCOUNT);
 		if (old) {
 			bitmap_free(bits);
 			if (xa_is_err(old))
-				return xa_err(old);
+				return ERR_PTR(xa_err(old));
 			bits = old;
 		}
 	}
-	set_bit(index & (GMEM_EXPOSED_PAGES - 1), bits);
+	return bits;
+}
+
+/*
+ * User space is about to map pages [@index, @index + @nr): record them.
+ * Under the invalidate lock held shared, so several faults may get here
+ * at once: the bits are set atomically.
+ */
+int gmem_mark_exposed(struct inode *inode, pgoff_t index, unsigned long nr)
+{
+	struct gmem_inode *gi = GMEM_I(inode);
+	unsigned long *bits = NULL;
+	pgoff_t end = index + nr;
+
+	for (; index < end; index++) {
+		unsigned long bit = index & (GMEM_EXPOSED_PAGES - 1);
+
+		if (!bits || !bit) {
+			bits = gmem_exposed_bits(gi, index);
+			if (IS_ERR(bits))
+				return PTR_ERR(bits);
+		}
+		if (!test_bit(bit, bits))
+			set_bit(bit, bits);
+	}
 	return 0;
 }
 
@@ -283,9 +305,23 @@ static int gmem_unmap_unused(struct inode *inode, pgoff_t start, pgoff_t end,
 			pgoff_t first = max(start, folio->index);
 			pgoff_t last = min(end, folio_next_index(folio));
 			pgoff_t exposed = gmem_first_exposed(gi, first, last);
+			long unknown;
 
-			if (exposed == last ||
-			    gmem_folio_unknown_refs(folio) <= 0) {
+			if (exposed == last) {
+				i++;
+				continue;
+			}
+			/*
+			 * A fault that found a huge folio all shared before the
+			 * invalidate lock was taken may still be mapping it
+			 * whole, with the folio locked (gmem_fault_convertible()):
+			 * wait for it, and unmap what it mapped.
+			 */
+			folio_lock(folio);
+			unmap_mapping_pages(mapping, first, last - first, false);
+			unknown = gmem_folio_unknown_refs(folio);
+			folio_unlock(folio);
+			if (unknown <= 0) {
 				i++;
 				continue;
 			}

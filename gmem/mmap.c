@@ -19,20 +19,40 @@
  * NUMA policy of the inode's pages it covers (policy.c).
  *
  * A convertible inode (GMEM_FLAG_CONVERTIBLE) holds private and shared
- * pages side by side, in the same huge folios: its mappings are made page
- * by page, never with a PMD that would take a folio's private pages along
- * with its shared ones.  The fault inserts the one 4 KiB page itself
- * (vm_insert_page(), a VM_MIXEDMAP mapping, still rmap'd page cache that
- * gmem_convert() and punches unmap like any other), under the invalidate
- * lock, so that no conversion to private runs between its check that the
- * page is shared and the page table entry; and records that user space
- * mapped the page (conversion.c).
+ * pages side by side, in the same huge folios.  A folio that is all shared
+ * is mapped as above, with a PMD where it fits.  A shared page of a folio
+ * whose pages are mixed is mapped on its own, never with a PMD that would
+ * take the folio's private pages along: the fault makes sure the page
+ * table the page goes in exists first, and finish_fault() maps a PMD-sized
+ * folio with a PMD only where there is none.  The check that the page is
+ * shared is made under the invalidate lock; a conversion to private that
+ * starts before finish_fault() has mapped it waits for the folio's lock,
+ * which the fault holds until then, and unmaps it again (conversion.c).
+ * Either way the fault first records which pages user space may now map,
+ * for that conversion's reference check.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 
 #include "internal.h"
+
+static int gmem_pte_exists(pte_t *pte, unsigned long addr, void *data)
+{
+	return 0;
+}
+
+/*
+ * A huge folio whose pages are mixed is mapped page by page: with a page
+ * table in place, finish_fault() maps the one page with a PTE, never the
+ * folio with a PMD.  (The PMD holds no huge mapping: a conversion that
+ * made the folio mixed unmapped it.)
+ */
+static int gmem_map_page_alone(struct vm_fault *vmf)
+{
+	return apply_to_page_range(vmf->vma->vm_mm, vmf->address, PAGE_SIZE,
+				   gmem_pte_exists, NULL);
+}
 
 static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
 {
@@ -42,10 +62,6 @@ static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
 	struct page *page;
 	vm_fault_t ret;
 	int err;
-
-	/* Set at mmap(), and nothing clears it; but never a PMD. */
-	if (WARN_ON_ONCE(!(vmf->vma->vm_flags & VM_MIXEDMAP)))
-		return VM_FAULT_SIGBUS;
 
 	filemap_invalidate_lock_shared(inode->i_mapping);
 	if (!gmem_page_is_shared(inode, vmf->pgoff)) {
@@ -65,11 +81,22 @@ static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
 		goto out_folio;
 	}
 
-	err = gmem_mark_exposed(inode, vmf->pgoff);
-	if (!err)
-		err = vm_insert_page(vmf->vma, vmf->address, page);
-	/* -EBUSY: another thread's fault mapped it first. */
-	ret = !err || err == -EBUSY ? VM_FAULT_NOPAGE : vmf_error(err);
+	if (!folio_test_large(folio) || gmem_folio_is_uniform(folio))
+		err = gmem_mark_exposed(inode, folio->index,
+					folio_nr_pages(folio));
+	else
+		err = gmem_mark_exposed(inode, vmf->pgoff, 1) ?:
+		      gmem_map_page_alone(vmf);
+	if (err) {
+		ret = vmf_error(err);
+		goto out_folio;
+	}
+
+	/* Mapped, then unlocked, by the fault's caller. */
+	vmf->page = page;
+	ret = VM_FAULT_LOCKED;
+	goto out;
+
 out_folio:
 	folio_unlock(folio);
 	folio_put(folio);
@@ -128,8 +155,5 @@ int gmem_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 
 	vma->vm_ops = &gmem_vm_ops;
-	/* Page by page, with vm_insert_page(): see gmem_fault_convertible(). */
-	if (gmem_flags(file) & GMEM_FLAG_CONVERTIBLE)
-		vm_flags_set(vma, VM_MIXEDMAP);
 	return 0;
 }
