@@ -2,10 +2,10 @@
 /*
  * Private and shared pages in one inode (GMEM_FLAG_CONVERTIBLE): each page
  * is private or shared on its own, gmem_convert() turns ranges from one to
- * the other, and user space maps the shared ones, 4 KiB at a time, from
- * the same folios the owners map privately.  Nothing is copied, split or
- * moved: a 2 MiB folio may hold pages of both kinds, and owners are told
- * to map it page by page while it does (gmem_folio_map_order()).
+ * the other, and user space maps the shared ones from the same folios the
+ * owners map privately.  A conversion copies, splits and moves nothing: a
+ * 2 MiB folio may hold pages of both kinds, and owners are told to map it
+ * page by page while it does (gmem_folio_map_order()).
  *
  * @shared maps ranges of shared pages to xa_mk_value(1); a page with no
  * entry is private.  Its lock is the mapping's invalidate lock: writers
@@ -161,6 +161,15 @@ static unsigned long *gmem_exposed_bits(struct gmem_inode *gi, pgoff_t index)
 }
 
 /*
+ * Make the record of the 2 MiB group of pages holding @index, before the
+ * fault takes the folio lock: gmem_mark_exposed() then allocates nothing.
+ */
+int gmem_prepare_exposed(struct inode *inode, pgoff_t index)
+{
+	return PTR_ERR_OR_ZERO(gmem_exposed_bits(GMEM_I(inode), index));
+}
+
+/*
  * User space is about to map pages [@index, @index + @nr): record them.
  * Under the invalidate lock held shared, so several faults may get here
  * at once: the bits are set atomically.
@@ -231,10 +240,13 @@ static void gmem_clear_exposed(struct gmem_inode *gi, pgoff_t start,
  * page cache may still sit, with a reference, in some CPU's batch of
  * folios on their way to the LRU (small folios only).  Releasing an empty
  * batch drains the calling CPU's batches (__folio_batch_release()): do
- * that on every CPU.
+ * that on every CPU, as lru_add_drain_all() does, without the CPU hotplug
+ * lock (a CPU that goes meanwhile has its batches drained as it goes) and
+ * with no lock of gmem's held (gmem_convert()).
  */
 static DEFINE_PER_CPU(struct work_struct, gmem_drain_work);
 static DEFINE_MUTEX(gmem_drain_lock);
+static struct cpumask gmem_drain_cpus;	/* under gmem_drain_lock */
 
 static void gmem_drain_this_cpu(struct work_struct *work)
 {
@@ -249,30 +261,29 @@ static void gmem_drain_all_cpus(void)
 	int cpu;
 
 	mutex_lock(&gmem_drain_lock);
-	cpus_read_lock();
+	cpumask_clear(&gmem_drain_cpus);
 	for_each_online_cpu(cpu) {
 		struct work_struct *work = per_cpu_ptr(&gmem_drain_work, cpu);
 
 		INIT_WORK(work, gmem_drain_this_cpu);
 		queue_work_on(cpu, system_wq, work);
+		cpumask_set_cpu(cpu, &gmem_drain_cpus);
 	}
-	for_each_online_cpu(cpu)
+	for_each_cpu(cpu, &gmem_drain_cpus)
 		flush_work(per_cpu_ptr(&gmem_drain_work, cpu));
-	cpus_read_unlock();
 	mutex_unlock(&gmem_drain_lock);
 }
 
 /*
- * References on @folio that gmem cannot account for: not the page cache's,
- * not a user mapping's (each page table entry holds one), not the
- * caller's.  GUP references and pins, and transient ones (a batch, a
- * lookup), count here, and cannot be told apart page by page: the kernel
- * counts them per folio.
+ * Whether @folio, unmapped from user space, has references gmem cannot
+ * account for: not the page cache's, not the caller's.  GUP references
+ * and pins, and transient ones (a batch, a lookup), count here, and cannot
+ * be told apart page by page: the kernel counts them per folio.
  */
-static long gmem_folio_unknown_refs(struct folio *folio)
+static bool gmem_folio_has_unknown_refs(struct folio *folio)
 {
-	return folio_ref_count(folio) - folio_nr_pages(folio) -
-	       folio_mapcount(folio) - 1;
+	return folio_mapped(folio) ||
+	       folio_ref_count(folio) != folio_nr_pages(folio) + 1;
 }
 
 /*
@@ -280,58 +291,56 @@ static long gmem_folio_unknown_refs(struct folio *folio)
  * and make sure nothing user space reached them through still refers to
  * them.  A folio with unknown references blocks the conversion only if
  * one of the pages to convert was mapped by user space since it became
- * shared: only such a page can be the one referenced.  Returns 0, or
- * -EAGAIN with *@err_index at the first page that may be.  Under the
- * invalidate lock held exclusive: no user fault can map a page meanwhile.
+ * shared: only such a page can be the one referenced.  Such a folio is
+ * unmapped whole first, its other pages too (they fault back in): the
+ * references of mappings that fork() copies or munmap() drops meanwhile
+ * would otherwise be counted against the mappings as they changed.
+ * Returns 0, or -EAGAIN with *@err_index at the first page that may be,
+ * and *@batched if that folio may only be waiting in a CPU's LRU batch.
+ * Under the invalidate lock held exclusive: no user fault can map a page
+ * of the range meanwhile.
  */
 static int gmem_unmap_unused(struct inode *inode, pgoff_t start, pgoff_t end,
-			     pgoff_t *err_index)
+			     pgoff_t *err_index, bool *batched)
 {
 	struct address_space *mapping = inode->i_mapping;
 	struct gmem_inode *gi = GMEM_I(inode);
 	struct folio_batch fbatch;
 	pgoff_t index = start;
-	bool drained = false;
 	int err = 0;
 
 	unmap_mapping_pages(mapping, start, end - start, false);
 
 	folio_batch_init(&fbatch);
 	while (!err && filemap_get_folios(mapping, &index, end - 1, &fbatch)) {
-		unsigned int i = 0;
+		unsigned int i;
 
-		while (i < folio_batch_count(&fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
 			struct folio *folio = fbatch.folios[i];
 			pgoff_t first = max(start, folio->index);
 			pgoff_t last = min(end, folio_next_index(folio));
 			pgoff_t exposed = gmem_first_exposed(gi, first, last);
-			long unknown;
+			bool unknown;
 
-			if (exposed == last) {
-				i++;
+			if (exposed == last)
 				continue;
-			}
 			/*
-			 * A fault that found a huge folio all shared before the
-			 * invalidate lock was taken may still be mapping it
-			 * whole, with the folio locked (gmem_fault_convertible()):
-			 * wait for it, and unmap what it mapped.
+			 * A fault that checked the page before the invalidate
+			 * lock was taken may still be mapping it (the folio
+			 * whole, if all shared), with the folio locked
+			 * (gmem_fault_convertible()): wait for it, and unmap
+			 * what it mapped.
 			 */
 			folio_lock(folio);
-			unmap_mapping_pages(mapping, first, last - first, false);
-			unknown = gmem_folio_unknown_refs(folio);
+			unmap_mapping_pages(mapping, folio->index,
+					    folio_nr_pages(folio), false);
+			unknown = gmem_folio_has_unknown_refs(folio);
 			folio_unlock(folio);
-			if (unknown <= 0) {
-				i++;
+			if (!unknown)
 				continue;
-			}
-			/* A batch's reference goes once drained: look again. */
-			if (!drained && !folio_test_large(folio) &&
-			    !folio_test_lru(folio)) {
-				gmem_drain_all_cpus();
-				drained = true;
-				continue;
-			}
+			/* A batch's reference goes once drained. */
+			*batched = !folio_test_large(folio) &&
+				   !folio_test_lru(folio);
 			*err_index = exposed;
 			err = -EAGAIN;
 			break;
@@ -358,9 +367,13 @@ static void gmem_zero_pages(struct address_space *mapping, pgoff_t start,
 			pgoff_t last = min(end, folio_next_index(folio));
 
 			folio_lock(folio);
-			folio_zero_range(folio,
-					 (first - folio->index) << PAGE_SHIFT,
-					 (last - first) << PAGE_SHIFT);
+			for (; first < last; first++) {
+				struct page *page = folio_file_page(folio, first);
+
+				/* Memory failure's to deal with, not ours. */
+				if (!PageHWPoison(page))
+					clear_highpage(page);
+			}
 			folio_unlock(folio);
 		}
 		folio_batch_release(&fbatch);
@@ -407,10 +420,13 @@ static void gmem_store_range(struct gmem_inode *gi, pgoff_t start,
  * them.  Memory is neither allocated, split nor moved: pages with memory
  * keep it, and their contents unless @zero.  All or nothing.
  *
+ * Converting needs the file's GMEM_RIGHT_FALLOCATE: what it does to the
+ * contents (zeroes them, or shows them to user space), a punch could.
+ *
  * Return: 0; -EAGAIN with *@err_index at the first page user space may
  * still refer to, and nothing converted; -EINVAL for a bad range or @zero
- * to private; -EOPNOTSUPP for a file that does not convert; -ENOMEM (with
- * *@err_index at @start).
+ * to private; -EOPNOTSUPP for a file that does not convert; -EPERM for a
+ * file without GMEM_RIGHT_FALLOCATE; -ENOMEM (with *@err_index at @start).
  */
 int gmem_convert(struct file *file, pgoff_t start, pgoff_t nr, bool shared,
 		 bool zero, pgoff_t *err_index)
@@ -419,17 +435,24 @@ int gmem_convert(struct file *file, pgoff_t start, pgoff_t nr, bool shared,
 	struct inode *inode = file_inode(file);
 	struct address_space *mapping = inode->i_mapping;
 	struct gmem_inode *gi = GMEM_I(inode);
+	struct gmem_file *gf = file->private_data;
 	pgoff_t end = start + nr;
+	bool drained = false;
 	pgoff_t first, last;
-	int err = 0;
+	int err;
 
 	if (!(gi->flags & GMEM_FLAG_CONVERTIBLE))
 		return -EOPNOTSUPP;
 	if (!nr || end < start || end > gmem_npages(inode) ||
 	    (zero && !shared))
 		return -EINVAL;
+	/* What a conversion can do to the contents, a punch can. */
+	if (!(gf->rights & GMEM_RIGHT_FALLOCATE))
+		return -EPERM;
 
+again:
 	*err_index = start;
+	err = 0;
 	filemap_invalidate_lock(mapping);
 	if (!zero && gmem_range_is(gi, start, end, shared))
 		goto out;
@@ -441,9 +464,18 @@ int gmem_convert(struct file *file, pgoff_t start, pgoff_t nr, bool shared,
 		goto out;
 
 	if (!shared) {
-		err = gmem_unmap_unused(inode, start, end, err_index);
+		bool batched = false;
+
+		err = gmem_unmap_unused(inode, start, end, err_index, &batched);
 		if (err) {
 			mas_destroy(&mas);
+			/* Drain the CPUs' LRU batches, with no lock held, once. */
+			if (batched && !drained) {
+				filemap_invalidate_unlock(mapping);
+				gmem_drain_all_cpus();
+				drained = true;
+				goto again;
+			}
 			goto out;
 		}
 	}

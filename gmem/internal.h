@@ -91,6 +91,7 @@ int gmem_conversion_setup(struct inode *inode);
 void gmem_conversion_destroy(struct gmem_inode *gi);
 bool gmem_page_is_shared(struct inode *inode, pgoff_t index);
 bool gmem_folio_is_uniform(struct folio *folio);
+int gmem_prepare_exposed(struct inode *inode, pgoff_t index);
 int gmem_mark_exposed(struct inode *inode, pgoff_t index, unsigned long nr);
 
 /* policy.c */

@@ -69,6 +69,12 @@ static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
 		goto out;
 	}
 
+	err = gmem_prepare_exposed(inode, vmf->pgoff);
+	if (err) {
+		ret = vmf_error(err);
+		goto out;
+	}
+
 	folio = gmem_get_folio(file, vmf->pgoff, true);
 	if (IS_ERR(folio)) {
 		ret = vmf_error(PTR_ERR(folio));

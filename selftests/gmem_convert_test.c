@@ -541,6 +541,37 @@ TEST(the_host_maps_a_shared_block_whole_and_a_mixed_one_page_by_page)
 }
 
 /*
+ * A link without fallocate() (KVM_LINK_GUEST_MEMFD_NO_FALLOCATE) cannot
+ * convert either: zeroing the memory, or showing it to user space, is as
+ * much as a punch could do.  Nothing changes.
+ */
+TEST(a_link_without_fallocate_cannot_convert)
+{
+	struct kvm_vm *a = converting_vm_barebones();
+	struct kvm_vm *b = converting_vm_barebones();
+	int gmem = vm_create_guest_memfd(a, SZ_2M, MMAP | LINKABLE);
+	int link = vm_link_guest_memfd(b, gmem,
+				       KVM_LINK_GUEST_MEMFD_NO_FALLOCATE);
+	char *mem = gmem_map(link, SZ_2M, 0);
+
+	EXPECT_EQ(EPERM, __convert(link, 0, PAGE_SIZE, TO_SHARED, 0, NULL));
+	EXPECT_EQ(EPERM, __convert(link, 0, SZ_2M, TO_SHARED, ZERO, NULL));
+	EXPECT_EQ(EPERM, __convert(link, 0, PAGE_SIZE, TO_PRIVATE, 0, NULL));
+	EXPECT_EQ(SIGBUS, touch(mem, false, 0)) TH_LOG("the page went shared");
+
+	ASSERT_EQ(0, convert(gmem, 0, PAGE_SIZE, TO_SHARED, 0));
+	EXPECT_EQ(0, touch(mem, true, 0x17));
+	EXPECT_EQ(EPERM, __convert(link, 0, PAGE_SIZE, TO_PRIVATE, 0, NULL));
+	EXPECT_EQ(0x17, mem[0]) TH_LOG("the page went private");
+
+	munmap(mem, SZ_2M);
+	close(link);
+	close(gmem);
+	kvm_vm_free(b);
+	kvm_vm_free(a);
+}
+
+/*
  * A child that inherited the mapping and read a shared page through it
  * gets SIGBUS there once the parent converts the page to private.
  */

@@ -223,10 +223,11 @@ static const struct {
 	 * a file that does not convert in place, or whose VM is gone:
 	 * ENOTTY; past the end, both ZERO and PRESERVE: EINVAL; ZERO to
 	 * private: EOPNOTSUPP; to private, a page user space mapped may
-	 * still be referenced: EAGAIN (op_convert() tries again)
+	 * still be referenced: EAGAIN (op_convert() tries again); a link
+	 * without fallocate(): EPERM
 	 */
 	[C_CONVERT] = { "KVM_SET_MEMORY_ATTRIBUTES2",
-			{ ENOTTY, EINVAL, EOPNOTSUPP, EAGAIN } },
+			{ ENOTTY, EINVAL, EOPNOTSUPP, EAGAIN, EPERM } },
 	/* a file made without GUEST_MEMFD_FLAG_MMAP: ENODEV */
 	[C_MMAP] = { "mmap(guest_memfd)", { ENODEV } },
 };
@@ -1621,6 +1622,8 @@ static void op_convert(struct thread *t)
 		want = EINVAL;
 	else if (private && (flags & ZERO))
 		want = EOPNOTSUPP;
+	else if (!v.falloc)
+		want = EPERM;
 	else
 		want = 0;
 	if (tries > 1)

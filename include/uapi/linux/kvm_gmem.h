@@ -153,7 +153,9 @@ struct kvm_link_guest_memfd {
  * Errors: EINVAL for a misaligned or empty range, one past the end, bad
  * @attributes or @flags (both content modes), a @reserved field set;
  * ENOTTY on a guest_memfd of a VM that does not convert in place, or
- * whose VM is gone; ENOMEM (@error_offset at @offset); EINTR.
+ * whose VM is gone; EPERM on a guest_memfd linked without fallocate()
+ * (KVM_LINK_GUEST_MEMFD_NO_FALLOCATE); ENOMEM (@error_offset at
+ * @offset).
  */
 #ifndef KVM_SET_MEMORY_ATTRIBUTES2
 struct kvm_memory_attributes2 {
@@ -168,11 +170,13 @@ struct kvm_memory_attributes2 {
 	__u64 reserved[11];
 };
 
-#define KVM_SET_MEMORY_ATTRIBUTES2_ZERO		(1ULL << 0)
-#define KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE	(1ULL << 1)
-
 #define KVM_SET_MEMORY_ATTRIBUTES2 \
 	_IOWR(KVMIO, 0xd2, struct kvm_memory_attributes2)
+#endif
+
+#ifndef KVM_SET_MEMORY_ATTRIBUTES2_ZERO
+#define KVM_SET_MEMORY_ATTRIBUTES2_ZERO		(1ULL << 0)
+#define KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE	(1ULL << 1)
 #endif
 
 #endif /* _UAPI_LINUX_KVM_GMEM_H */
