@@ -52,12 +52,38 @@ static int gmem_release(struct inode *inode, struct file *file)
 }
 
 /*
+ * ioctl()s are the owner's (KVM's conversion, on KVM's files).  A file
+ * whose owner has detached has none.  The owner's module is held while
+ * its code runs; its data may go meanwhile, and is not passed.
+ */
+static long gmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct gmem_file *gf = file->private_data;
+	const struct gmem_owner_ops *ops;
+	long r;
+
+	filemap_invalidate_lock_shared(file->f_mapping);
+	ops = gf->ops;
+	if (ops && (!ops->ioctl || !try_module_get(ops->owner)))
+		ops = NULL;
+	filemap_invalidate_unlock_shared(file->f_mapping);
+	if (!ops)
+		return -ENOTTY;
+
+	r = ops->ioctl(file, cmd, arg);
+	module_put(ops->owner);
+	return r;
+}
+
+/*
  * No read, write or seek: user space reaches the memory only through a
  * mapping, where the inode allows one (mmap.c).
  */
 const struct file_operations gmem_fops = {
 	.owner			= THIS_MODULE,
 	.release		= gmem_release,
+	.unlocked_ioctl		= gmem_ioctl,
+	.compat_ioctl		= compat_ptr_ioctl,
 	.fallocate		= gmem_fallocate,
 	.mmap			= gmem_mmap,
 	.get_unmapped_area	= thp_get_unmapped_area,
@@ -122,7 +148,7 @@ static struct file *gmem_file_open(struct inode *inode, unsigned int rights,
  *
  * Return: the file, opened read-write, or ERR_PTR(-EINVAL) for a bad size,
  * flags, rights, memory ops or owner kind (too long), or memory ops with
- * GMEM_FLAG_MMAP or GMEM_FLAG_SHARED; -ENOMEM.
+ * GMEM_FLAG_MMAP, GMEM_FLAG_SHARED or GMEM_FLAG_CONVERTIBLE; -ENOMEM.
  */
 struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 			 const struct gmem_memory_ops *mops,
@@ -135,7 +161,8 @@ struct file *gmem_create(loff_t size, u64 flags, unsigned int rights,
 	    strnlen(ops->kind, GMEM_KIND_LEN) == GMEM_KIND_LEN)
 		return ERR_PTR(-EINVAL);
 	if (mops && (WARN_ON_ONCE(!gmem_memory_ops_valid(mops)) ||
-		     (flags & (GMEM_FLAG_MMAP | GMEM_FLAG_SHARED))))
+		     (flags & (GMEM_FLAG_MMAP | GMEM_FLAG_SHARED |
+			       GMEM_FLAG_CONVERTIBLE))))
 		return ERR_PTR(-EINVAL);
 
 	inode = gmem_new_inode(size, flags, mops, ops->kind);

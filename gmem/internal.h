@@ -11,6 +11,7 @@
 #include <linux/maple_tree.h>
 #include <linux/mutex.h>
 #include <linux/pagemap.h>
+#include <linux/xarray.h>
 
 #define GMEM_KIND_LEN	16
 
@@ -26,6 +27,8 @@
  * the slab object last held.  @mops, if any, holds its module until the
  * inode is evicted.  @kind is the kind of owner that made the memory.
  * @policy maps ranges of pages to their NUMA policy (policy.c).
+ * @shared and @exposed hold which pages of a GMEM_FLAG_CONVERTIBLE inode
+ * are shared, and which of those user space mapped (conversion.c).
  */
 struct gmem_inode {
 	struct list_head files;
@@ -37,6 +40,8 @@ struct gmem_inode {
 	struct mutex policy_lock;	/* serializes @policy's writers */
 	struct maple_tree policy;
 #endif
+	struct maple_tree shared;	/* under the invalidate lock */
+	struct xarray exposed;
 	struct inode vfs_inode;
 };
 
@@ -68,6 +73,10 @@ struct inode *gmem_new_inode(loff_t size, u64 flags,
 extern const struct address_space_operations gmem_aops;
 extern const struct inode_operations gmem_iops;
 long gmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
+void gmem_invalidate_begin(struct inode *inode, pgoff_t start, pgoff_t end);
+void gmem_invalidate_end(struct inode *inode, pgoff_t start, pgoff_t end);
+pgoff_t gmem_block_start(struct address_space *mapping, pgoff_t start);
+pgoff_t gmem_block_end(struct address_space *mapping, pgoff_t end);
 bool gmem_memory_ops_valid(const struct gmem_memory_ops *mops);
 
 /* file.c */
@@ -75,6 +84,15 @@ extern const struct file_operations gmem_fops;
 
 /* mmap.c */
 int gmem_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* conversion.c */
+void gmem_conversion_init(struct gmem_inode *gi);
+int gmem_conversion_setup(struct inode *inode);
+void gmem_conversion_destroy(struct gmem_inode *gi);
+bool gmem_page_is_shared(struct inode *inode, pgoff_t index);
+bool gmem_folio_is_uniform(struct folio *folio);
+int gmem_prepare_exposed(struct inode *inode, pgoff_t index);
+int gmem_mark_exposed(struct inode *inode, pgoff_t index, unsigned long nr);
 
 /* policy.c */
 #ifdef CONFIG_NUMA

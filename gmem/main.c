@@ -41,6 +41,7 @@ static struct inode *gmem_alloc_inode(struct super_block *sb)
 	gi->memory = false;
 	gi->mops = NULL;
 	gmem_policy_init(gi);
+	gmem_conversion_init(gi);
 	return &gi->vfs_inode;
 }
 
@@ -62,6 +63,7 @@ static void gmem_evict_inode(struct inode *inode)
 	/* The memory ops hear of each folio as it goes. */
 	truncate_inode_pages_final(&inode->i_data);
 	gmem_policy_destroy(gi);
+	gmem_conversion_destroy(gi);
 	if (gi->mops) {
 		inode->i_mapping->a_ops = &gmem_aops;
 		module_put(gi->mops->owner);
@@ -112,6 +114,7 @@ struct inode *gmem_new_inode(loff_t size, u64 flags,
 {
 	struct inode *inode = alloc_anon_inode(gmem_mnt->mnt_sb);
 	struct gmem_inode *gi;
+	int err;
 
 	if (IS_ERR(inode))
 		return inode;
@@ -136,6 +139,11 @@ struct inode *gmem_new_inode(loff_t size, u64 flags,
 	mapping_set_inaccessible(inode->i_mapping);
 	if (!(flags & GMEM_FLAG_NO_HUGEPAGE))
 		mapping_set_large_folios(inode->i_mapping);
+	err = gmem_conversion_setup(inode);
+	if (err) {
+		iput(inode);
+		return ERR_PTR(err);
+	}
 	return inode;
 }
 

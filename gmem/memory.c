@@ -17,8 +17,7 @@
  * before the pages go and end after.  The files' list and their owners
  * cannot change in between: the caller holds the invalidate lock.
  */
-static void gmem_invalidate_begin(struct inode *inode, pgoff_t start,
-				  pgoff_t end)
+void gmem_invalidate_begin(struct inode *inode, pgoff_t start, pgoff_t end)
 {
 	struct gmem_file *gf;
 
@@ -27,8 +26,7 @@ static void gmem_invalidate_begin(struct inode *inode, pgoff_t start,
 			gf->ops->invalidate_begin(gf->data, start, end);
 }
 
-static void gmem_invalidate_end(struct inode *inode, pgoff_t start,
-				pgoff_t end)
+void gmem_invalidate_end(struct inode *inode, pgoff_t start, pgoff_t end)
 {
 	struct gmem_file *gf;
 
@@ -56,14 +54,14 @@ static bool gmem_block_may_be_huge(struct address_space *mapping,
 	       npages;
 }
 
-static pgoff_t gmem_block_start(struct address_space *mapping, pgoff_t start)
+pgoff_t gmem_block_start(struct address_space *mapping, pgoff_t start)
 {
 	if (!gmem_block_may_be_huge(mapping, start))
 		return start;
 	return round_down(start, 1UL << PMD_ORDER);
 }
 
-static pgoff_t gmem_block_end(struct address_space *mapping, pgoff_t end)
+pgoff_t gmem_block_end(struct address_space *mapping, pgoff_t end)
 {
 	if (!gmem_block_may_be_huge(mapping, end - 1))
 		return end;
@@ -222,14 +220,20 @@ EXPORT_SYMBOL_GPL(gmem_get_folio);
  * before the failure are not undone here: memory failure does not tell
  * the file when it cannot split the folio.)
  *
- * Return: the folio's order; 0 if any page of it is poisoned;
- * -EHWPOISON if the page at @index is.
+ * Likewise a huge folio of a convertible inode whose pages are not all
+ * private or all shared (conversion.c): each page is mapped on its own,
+ * as what it is, until they are uniform again.
+ *
+ * Return: the folio's order; 0 if any page of it is poisoned, or its
+ * pages are mixed private and shared; -EHWPOISON if the page at @index is.
  */
 int gmem_folio_map_order(struct folio *folio, pgoff_t index)
 {
 	if (PageHWPoison(folio_page(folio, index - folio->index)))
 		return -EHWPOISON;
 	if (folio_test_large(folio) && folio_test_has_hwpoisoned(folio))
+		return 0;
+	if (!gmem_folio_is_uniform(folio))
 		return 0;
 	return folio_order(folio);
 }

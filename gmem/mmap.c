@@ -17,6 +17,19 @@
  * each file counts as a writer, see gmem_file_open()), and the mapping is
  * inaccessible to migration and compaction.  mbind() on a mapping sets the
  * NUMA policy of the inode's pages it covers (policy.c).
+ *
+ * A convertible inode (GMEM_FLAG_CONVERTIBLE) holds private and shared
+ * pages side by side, in the same huge folios.  A folio that is all shared
+ * is mapped as above, with a PMD where it fits.  A shared page of a folio
+ * whose pages are mixed is mapped on its own, never with a PMD that would
+ * take the folio's private pages along: the fault makes sure the page
+ * table the page goes in exists first, and finish_fault() maps a PMD-sized
+ * folio with a PMD only where there is none.  The check that the page is
+ * shared is made under the invalidate lock; a conversion to private that
+ * starts before finish_fault() has mapped it waits for the folio's lock,
+ * which the fault holds until then, and unmaps it again (conversion.c).
+ * Either way the fault first records which pages user space may now map,
+ * for that conversion's reference check.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -24,12 +37,88 @@
 
 #include "internal.h"
 
+static int gmem_pte_exists(pte_t *pte, unsigned long addr, void *data)
+{
+	return 0;
+}
+
+/*
+ * A huge folio whose pages are mixed is mapped page by page: with a page
+ * table in place, finish_fault() maps the one page with a PTE, never the
+ * folio with a PMD.  (The PMD holds no huge mapping: a conversion that
+ * made the folio mixed unmapped it.)
+ */
+static int gmem_map_page_alone(struct vm_fault *vmf)
+{
+	return apply_to_page_range(vmf->vma->vm_mm, vmf->address, PAGE_SIZE,
+				   gmem_pte_exists, NULL);
+}
+
+static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+	struct inode *inode = file_inode(file);
+	struct folio *folio;
+	struct page *page;
+	vm_fault_t ret;
+	int err;
+
+	filemap_invalidate_lock_shared(inode->i_mapping);
+	if (!gmem_page_is_shared(inode, vmf->pgoff)) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+
+	err = gmem_prepare_exposed(inode, vmf->pgoff);
+	if (err) {
+		ret = vmf_error(err);
+		goto out;
+	}
+
+	folio = gmem_get_folio(file, vmf->pgoff, true);
+	if (IS_ERR(folio)) {
+		ret = vmf_error(PTR_ERR(folio));
+		goto out;
+	}
+
+	page = folio_file_page(folio, vmf->pgoff);
+	if (PageHWPoison(page)) {
+		ret = VM_FAULT_HWPOISON;
+		goto out_folio;
+	}
+
+	if (!folio_test_large(folio) || gmem_folio_is_uniform(folio))
+		err = gmem_mark_exposed(inode, folio->index,
+					folio_nr_pages(folio));
+	else
+		err = gmem_mark_exposed(inode, vmf->pgoff, 1) ?:
+		      gmem_map_page_alone(vmf);
+	if (err) {
+		ret = vmf_error(err);
+		goto out_folio;
+	}
+
+	/* Mapped, then unlocked, by the fault's caller. */
+	vmf->page = page;
+	ret = VM_FAULT_LOCKED;
+	goto out;
+
+out_folio:
+	folio_unlock(folio);
+	folio_put(folio);
+out:
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+	return ret;
+}
+
 static vm_fault_t gmem_fault(struct vm_fault *vmf)
 {
 	struct file *file = vmf->vma->vm_file;
 	struct folio *folio;
 	struct page *page;
 
+	if (gmem_flags(file) & GMEM_FLAG_CONVERTIBLE)
+		return gmem_fault_convertible(vmf);
 	if (!(gmem_flags(file) & GMEM_FLAG_SHARED))
 		return VM_FAULT_SIGBUS;
 

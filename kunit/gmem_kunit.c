@@ -105,7 +105,7 @@ static void create_rejects_bad_size_and_flags(struct kunit *test)
 	struct fake_owner o = {};
 	const struct { loff_t size; u64 flags; } bad[] = {
 		{ 0, 0 }, { 1, 0 }, { PAGE_SIZE - 1, 0 }, { PAGE_SIZE + 1, 0 },
-		{ -PAGE_SIZE, 0 }, { PAGE_SIZE, BIT_ULL(3) },
+		{ -PAGE_SIZE, 0 }, { PAGE_SIZE, BIT_ULL(4) },
 		{ PAGE_SIZE, BIT_ULL(63) }, { PAGE_SIZE, ~GMEM_FLAGS_VALID },
 	};
 	struct file *file;
@@ -995,7 +995,8 @@ static unsigned long pfn_at(struct kunit *test, struct file *file,
 static void memory_ops_refuse_user_mappings(struct kunit *test)
 {
 	const u64 flags[] = { GMEM_FLAG_MMAP, GMEM_FLAG_SHARED,
-			      GMEM_FLAG_MMAP | GMEM_FLAG_SHARED };
+			      GMEM_FLAG_MMAP | GMEM_FLAG_SHARED,
+			      GMEM_FLAG_CONVERTIBLE };
 	struct fake_owner o = {};
 	struct file *file;
 	int i;
@@ -1126,6 +1127,212 @@ static void memory_ops_unsplit_punch_leaves_pages_untouched(struct kunit *test)
 			    "the whole folio should go at eviction");
 }
 
+/* ---- in-place conversion: GMEM_FLAG_CONVERTIBLE ---- */
+
+static int map_order_at(struct kunit *test, struct file *file, pgoff_t index)
+{
+	struct folio *folio = gmem_get_folio(file, index, true);
+	int order;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	order = gmem_folio_map_order(folio, index);
+	folio_unlock(folio);
+	folio_put(folio);
+	return order;
+}
+
+static int convert(struct file *file, pgoff_t start, pgoff_t nr, bool shared,
+		   bool zero, pgoff_t *err_index)
+{
+	pgoff_t unused;
+
+	return gmem_convert(file, start, nr, shared, zero,
+			    err_index ?: &unused);
+}
+
+static void convert_refuses_bad_input_and_changes_nothing(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_2M, 0);
+
+	KUNIT_EXPECT_EQ_MSG(test, convert(file, 0, 1, true, false, NULL),
+			    -EOPNOTSUPP, "memory that does not convert");
+	__fput_sync(file);
+
+	file = sized_create(test, &o, SZ_2M, GMEM_FLAG_CONVERTIBLE);
+	KUNIT_EXPECT_EQ(test, convert(file, 0, 0, true, false, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, convert(file, HUGE_PAGES - 1, 2, true, false,
+				      NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, convert(file, HUGE_PAGES, 1, true, false, NULL),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, convert(file, 1, ULONG_MAX, true, false, NULL),
+			-EINVAL);
+	KUNIT_EXPECT_EQ_MSG(test, convert(file, 0, 1, false, true, NULL),
+			    -EINVAL, "zeroing is for pages made shared");
+	KUNIT_EXPECT_EQ(test, o.begins, 0);
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 0));
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, HUGE_PAGES - 1));
+	__fput_sync(file);
+}
+
+static void convertible_memory_starts_as_its_flags_say(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file;
+
+	file = sized_create(test, &o, SZ_4M, GMEM_FLAG_CONVERTIBLE);
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 0));
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 2 * HUGE_PAGES - 1));
+	__fput_sync(file);
+
+	file = sized_create(test, &o, SZ_4M,
+			    GMEM_FLAG_CONVERTIBLE | GMEM_FLAG_SHARED);
+	KUNIT_EXPECT_TRUE(test, gmem_is_shared(file, 0));
+	KUNIT_EXPECT_TRUE(test, gmem_is_shared(file, 2 * HUGE_PAGES - 1));
+	__fput_sync(file);
+}
+
+static void mixed_folio_maps_page_by_page_until_uniform(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_4M,
+					 GMEM_FLAG_CONVERTIBLE);
+
+	KUNIT_ASSERT_EQ(test, map_order_at(test, file, 0), PMD_ORDER);
+	KUNIT_ASSERT_EQ(test, map_order_at(test, file, HUGE_PAGES), PMD_ORDER);
+
+	KUNIT_EXPECT_EQ(test, convert(file, 5, 1, true, false, NULL), 0);
+	KUNIT_EXPECT_TRUE(test, gmem_is_shared(file, 5));
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 4));
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 6));
+	KUNIT_EXPECT_EQ_MSG(test, map_order_at(test, file, 5), 0,
+			    "a mixed folio is mapped page by page");
+	KUNIT_EXPECT_EQ(test, map_order_at(test, file, 0), 0);
+	KUNIT_EXPECT_EQ(test, map_order_at(test, file, HUGE_PAGES), PMD_ORDER);
+	KUNIT_EXPECT_EQ_MSG(test, nrpages(file), 2 * HUGE_PAGES,
+			    "conversion split or freed a folio");
+
+	/* The rest of the block too: uniform again, shared. */
+	KUNIT_EXPECT_EQ(test, convert(file, 0, 5, true, false, NULL), 0);
+	KUNIT_EXPECT_EQ(test, convert(file, 6, HUGE_PAGES - 6, true, false,
+				      NULL), 0);
+	KUNIT_EXPECT_EQ(test, map_order_at(test, file, 0), PMD_ORDER);
+
+	/* And back to private, in pieces. */
+	KUNIT_EXPECT_EQ(test, convert(file, 0, 100, false, false, NULL), 0);
+	KUNIT_EXPECT_EQ(test, map_order_at(test, file, 0), 0);
+	KUNIT_EXPECT_EQ(test, convert(file, 100, HUGE_PAGES - 100, false,
+				      false, NULL), 0);
+	KUNIT_EXPECT_EQ(test, map_order_at(test, file, 0), PMD_ORDER);
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 5));
+	__fput_sync(file);
+}
+
+static void conversion_invalidates_whole_blocks(struct kunit *test)
+{
+	struct fake_owner a = {}, b = {};
+	struct file *fa = sized_create(test, &a, SZ_4M, GMEM_FLAG_CONVERTIBLE);
+	struct file *fb = fake_link(test, fa, &b);
+
+	KUNIT_EXPECT_EQ(test, convert(fb, HUGE_PAGES + 7, 2, true, false,
+				      NULL), 0);
+	KUNIT_EXPECT_EQ(test, a.begins, 1);
+	KUNIT_EXPECT_EQ(test, a.ends, 1);
+	KUNIT_EXPECT_EQ(test, b.begins, 1);
+	KUNIT_EXPECT_EQ(test, a.start, HUGE_PAGES);
+	KUNIT_EXPECT_EQ(test, a.end, 2 * HUGE_PAGES);
+	KUNIT_EXPECT_TRUE_MSG(test, gmem_is_shared(fa, HUGE_PAGES + 8),
+			      "a link sees another file's conversion");
+
+	/* Already shared: nothing to do, no one to tell. */
+	KUNIT_EXPECT_EQ(test, convert(fa, HUGE_PAGES + 7, 2, true, false,
+				      NULL), 0);
+	KUNIT_EXPECT_EQ(test, a.begins, 1);
+	__fput_sync(fb);
+	__fput_sync(fa);
+}
+
+static void zero_clears_only_the_range(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_2M,
+					 GMEM_FLAG_CONVERTIBLE);
+	struct folio *folio = gmem_get_folio(file, 0, true);
+	u8 *p;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, folio);
+	fill(folio, 4, 0x44);
+	fill(folio, 5, 0x55);
+	fill(folio, 6, 0x66);
+	folio_unlock(folio);
+
+	KUNIT_EXPECT_EQ(test, convert(file, 5, 1, true, true, NULL), 0);
+	KUNIT_EXPECT_EQ(test, convert(file, 4, 1, true, false, NULL), 0);
+	p = kmap_local_folio(folio, 4 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ_MSG(test, p[0], 0x44, "no flag keeps the contents");
+	KUNIT_EXPECT_EQ(test, p[PAGE_SIZE - 1], 0x44);
+	KUNIT_EXPECT_EQ(test, p[PAGE_SIZE], 0);
+	KUNIT_EXPECT_EQ(test, p[2 * PAGE_SIZE - 1], 0);
+	KUNIT_EXPECT_EQ(test, p[2 * PAGE_SIZE], 0x66);
+	kunmap_local(p);
+	folio_put(folio);
+	__fput_sync(file);
+}
+
+static void punch_keeps_the_state(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file = sized_create(test, &o, SZ_2M,
+					 GMEM_FLAG_CONVERTIBLE);
+
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, 0,
+					    SZ_2M), 0);
+	KUNIT_EXPECT_EQ(test, convert(file, 5, 1, true, false, NULL), 0);
+	KUNIT_EXPECT_EQ(test, punch(file, 0, SZ_2M), 0);
+	KUNIT_EXPECT_EQ(test, nrpages(file), 0);
+	KUNIT_EXPECT_TRUE(test, gmem_is_shared(file, 5));
+	KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 4));
+	KUNIT_EXPECT_EQ_MSG(test, map_order_at(test, file, 5), 0,
+			    "a refilled block is still mixed");
+	__fput_sync(file);
+}
+
+static void eviction_frees_the_state(struct kunit *test)
+{
+	struct fake_owner o = {};
+	struct file *file;
+	int i;
+
+	/* Many fragments: kmemleak and the slab counts catch a leak. */
+	for (i = 0; i < 4; i++) {
+		pgoff_t index;
+
+		file = sized_create(test, &o, SZ_4M, GMEM_FLAG_CONVERTIBLE);
+		for (index = 0; index < 2 * HUGE_PAGES; index += 2)
+			KUNIT_ASSERT_EQ(test, convert(file, index, 1, true,
+						      false, NULL), 0);
+		KUNIT_EXPECT_TRUE(test, gmem_is_shared(file, 2));
+		KUNIT_EXPECT_FALSE(test, gmem_is_shared(file, 3));
+		__fput_sync(file);
+	}
+}
+
+static struct kunit_case gmem_conversion_cases[] = {
+	KUNIT_CASE(convert_refuses_bad_input_and_changes_nothing),
+	KUNIT_CASE(convertible_memory_starts_as_its_flags_say),
+	KUNIT_CASE(mixed_folio_maps_page_by_page_until_uniform),
+	KUNIT_CASE(conversion_invalidates_whole_blocks),
+	KUNIT_CASE(zero_clears_only_the_range),
+	KUNIT_CASE(punch_keeps_the_state),
+	KUNIT_CASE(eviction_frees_the_state),
+	{}
+};
+
+static struct kunit_suite gmem_conversion_suite = {
+	.name = "gmem_conversion",
+	.test_cases = gmem_conversion_cases,
+};
+
 static struct kunit_case gmem_folio_cases[] = {
 	KUNIT_CASE(folio_order_follows_the_file_edges),
 	KUNIT_CASE(no_hugepage_flag_gives_4k_folios),
@@ -1191,7 +1398,7 @@ static struct kunit_suite gmem_memory_ops_suite = {
 };
 
 kunit_test_suites(&gmem_memory_suite, &gmem_folio_suite, &gmem_file_suite,
-		  &gmem_memory_ops_suite);
+		  &gmem_memory_ops_suite, &gmem_conversion_suite);
 
 MODULE_DESCRIPTION("KUnit suites for gmem.ko");
 MODULE_LICENSE("GPL");

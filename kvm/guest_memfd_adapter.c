@@ -17,7 +17,12 @@
  *  - every VM type has guest_memfd, as in upstream 6.18: a file made with
  *    GUEST_MEMFD_FLAG_MMAP can be mapped by user space (gmem's mmap.c) and
  *    its memslots are guest_memfd-only (KVM_MEMSLOT_GMEM_ONLY): KVM maps
- *    shared memory from the file too, not from userspace_addr.
+ *    shared memory from the file too, not from userspace_addr;
+ *  - a VM with private memory may keep what is private in its files
+ *    (in-place conversion, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM):
+ *    each page of the memory is private or shared for every VM whose file
+ *    links it, and KVM_SET_MEMORY_ATTRIBUTES2 on a file converts pages
+ *    (gmem's conversion.c), see Documentation/conversion.rst.
  *
  * Each file is owned by one VM (struct kvm_gmem); @bindings maps file page
  * offsets to the memslots that use them.  @bindings changes only under
@@ -196,12 +201,16 @@ static void kvm_gmem_release(void *data)
 	kvm_gmem_free(gmem);
 }
 
+static long kvm_gmem_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg);
+
 static const struct gmem_owner_ops kvm_gmem_owner_ops = {
 	.kind			= "kvm",
 	.owner			= THIS_MODULE,
 	.invalidate_begin	= kvm_gmem_invalidate_begin,
 	.invalidate_end		= kvm_gmem_invalidate_end,
 	.release		= kvm_gmem_release,
+	.ioctl			= kvm_gmem_ioctl,
 };
 
 #ifdef CONFIG_HAVE_KVM_ARCH_GMEM_INVALIDATE
@@ -271,6 +280,7 @@ void kvm_gmem_init_vm(struct kvm *kvm)
 	INIT_LIST_HEAD(&kvm->gmem.files);
 	kvm->gmem.page_sizes = kvm_gmem_page_sizes();
 	kvm->gmem.linkable = false;
+	kvm->gmem.in_place = false;
 }
 
 /**
@@ -302,13 +312,15 @@ int kvm_gmem_link_cap(struct kvm *kvm)
 }
 
 /*
- * Whether @kvm (any VM, for NULL) may have memory that starts shared:
- * only a VM without private memory, as upstream, whose private and shared
- * state is the VM's, not the file's.
+ * Whether @kvm (any VM, for NULL) may have memory that starts shared: a
+ * VM without private memory, as upstream, and one whose files say what is
+ * private (in-place conversion), as upstream's series; not one whose
+ * private and shared state is the VM's.
  */
 static bool kvm_gmem_can_init_shared(struct kvm *kvm)
 {
-	return !kvm || !kvm_arch_has_private_mem(kvm);
+	return !kvm || !kvm_arch_has_private_mem(kvm) ||
+	       READ_ONCE(kvm->gmem.in_place);
 }
 
 /**
@@ -382,7 +394,94 @@ int kvm_gmem_set_page_sizes(struct kvm *kvm, struct kvm_enable_cap *cap)
 	return 0;
 }
 
-int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
+/**
+ * kvm_gmem_in_place_cap() - whether a VM can convert in place
+ * @kvm: a VM, or NULL for /dev/kvm
+ *
+ * KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM).
+ *
+ * In-place conversion is for VMs with private memory whose pages the host
+ * may map when shared: not for those whose architecture takes the pages
+ * (SEV-SNP), nor for VMs without private memory, which have nothing to
+ * convert.
+ *
+ * Return: the attributes KVM_SET_MEMORY_ATTRIBUTES2 sets on @kvm's
+ * guest_memfds (on some VM type, for NULL), KVM_MEMORY_ATTRIBUTE_PRIVATE,
+ * or 0 where @kvm cannot convert in place.
+ */
+int kvm_gmem_in_place_cap(struct kvm *kvm)
+{
+	if (kvm && (!kvm_gmem_cap(kvm) || !kvm_arch_has_private_mem(kvm) ||
+		    kvm_gmem_arch_takes_pages(kvm)))
+		return 0;
+	return KVM_MEMORY_ATTRIBUTE_PRIVATE;
+}
+
+/**
+ * kvm_gmem_in_place_flags_cap() - the flags of in-place conversion
+ * @kvm: a VM, or NULL for /dev/kvm
+ *
+ * KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS_GMEM).
+ *
+ * Return: the flags KVM_SET_MEMORY_ATTRIBUTES2 takes where @kvm can
+ * convert in place, else 0.
+ */
+int kvm_gmem_in_place_flags_cap(struct kvm *kvm)
+{
+	if (!kvm_gmem_in_place_cap(kvm))
+		return 0;
+	return KVM_SET_MEMORY_ATTRIBUTES2_ZERO |
+	       KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE;
+}
+
+/**
+ * kvm_gmem_enable_in_place() - turn a VM to in-place conversion
+ * @kvm: a VM with private memory
+ * @cap: flags 0; args[0] KVM_MEMORY_ATTRIBUTE_PRIVATE; args[1..3] 0
+ *
+ * KVM_ENABLE_CAP(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM).
+ *
+ * From now on @kvm's guest_memfds say which of its pages are private, not
+ * its memory attributes.  Only while it has neither: a private page
+ * would otherwise change sides without a conversion.  For good.
+ *
+ * Return: 0 (also if it was on already); -EINVAL for bad @cap or a VM
+ * that cannot convert in place; -EBUSY if @kvm has a guest_memfd or
+ * memory attributes.
+ */
+int kvm_gmem_enable_in_place(struct kvm *kvm, struct kvm_enable_cap *cap)
+{
+	int r = 0;
+
+	if (cap->flags || cap->args[0] != KVM_MEMORY_ATTRIBUTE_PRIVATE ||
+	    cap->args[1] || cap->args[2] || cap->args[3] ||
+	    !kvm_gmem_in_place_cap(kvm))
+		return -EINVAL;
+
+	/* slots_lock: KVM_SET_MEMORY_ATTRIBUTES holds it as it sets them. */
+	mutex_lock(&kvm->slots_lock);
+	mutex_lock(&kvm->gmem.lock);
+	if (kvm->gmem.in_place)
+		goto out;
+	if (!list_empty(&kvm->gmem.files)) {
+		r = -EBUSY;
+		goto out;
+	}
+#ifdef CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES
+	if (!xa_empty(&kvm->mem_attr_array)) {
+		r = -EBUSY;
+		goto out;
+	}
+#endif
+	WRITE_ONCE(kvm->gmem.in_place, true);
+out:
+	mutex_unlock(&kvm->gmem.lock);
+	mutex_unlock(&kvm->slots_lock);
+	return r;
+}
+
+static int __kvm_gmem_create(struct kvm *kvm,
+			     struct kvm_create_guest_memfd *args)
 {
 	const struct gmem_memory_ops *mops = NULL;
 	unsigned int rights = GMEM_RIGHT_FALLOCATE;
@@ -391,6 +490,7 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	u64 flags = 0;
 	int fd;
 
+	lockdep_assert_held(&kvm->gmem.lock);
 	/*
 	 * Upstream ignores the reserved fields; refusing them keeps them
 	 * usable.  gmem_create() checks the size as upstream does.
@@ -399,6 +499,16 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 		return -EINVAL;
 	if (args->flags & ~(u64)kvm_gmem_flags_cap(kvm))
 		return -EINVAL;
+	/*
+	 * In place, the file holds the shared memory too: KVM maps it from
+	 * there (a guest_memfd-only memslot), and never a huge page of
+	 * userspace_addr across private pages it does not know of.
+	 */
+	if (kvm->gmem.in_place) {
+		if (!(args->flags & GUEST_MEMFD_FLAG_MMAP))
+			return -EINVAL;
+		flags |= GMEM_FLAG_CONVERTIBLE;
+	}
 	if (args->flags & GUEST_MEMFD_FLAG_MMAP)
 		flags |= GMEM_FLAG_MMAP;
 	if (args->flags & GUEST_MEMFD_FLAG_INIT_SHARED)
@@ -439,15 +549,23 @@ int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
 	gmem->file = file;
 
 	/* The VM cannot be destroyed while its ioctl runs: no race. */
-	mutex_lock(&kvm->gmem.lock);
 	list_add(&gmem->entry, &kvm->gmem.files);
-	mutex_unlock(&kvm->gmem.lock);
 
 	fd_install(fd, file);
 	return fd;
 }
 
-/* Does @kvm already have a file on @inode?  Under kvm->gmem.lock. */
+int kvm_gmem_create(struct kvm *kvm, struct kvm_create_guest_memfd *args)
+{
+	int r;
+
+	/* kvm->gmem.in_place does not change while a file is made. */
+	mutex_lock(&kvm->gmem.lock);
+	r = __kvm_gmem_create(kvm, args);
+	mutex_unlock(&kvm->gmem.lock);
+	return r;
+}
+
 static bool kvm_gmem_vm_has_inode(struct kvm *kvm, struct inode *inode)
 {
 	struct kvm_gmem *gmem;
@@ -475,11 +593,14 @@ static bool kvm_gmem_vm_has_inode(struct kvm *kvm, struct inode *inode)
  * link the same memory twice.
  *
  * Memory that starts shared (GUEST_MEMFD_FLAG_INIT_SHARED) can be linked
- * only into a VM that could have created it, one without private memory.
+ * only into a VM that could have created it, one without private memory
+ * or one that converts in place; memory that converts in place only into
+ * a VM that does, and the other way round.
  *
  * Return: the new fd, or -EINVAL for a bad or non-guest_memfd fd, flags,
- * reserved fields, shared memory and a VM with private memory, or a file
- * (or memory) @kvm already has; -EPERM if the source may not be linked;
+ * reserved fields, shared memory and a VM with private memory, memory and
+ * a VM that disagree on converting in place, or a file (or memory) @kvm
+ * already has; -EPERM if the source may not be linked;
  * -EOPNOTSUPP for a VM that cannot link (SEV, SEV-ES, SEV-SNP); -ENOMEM.
  */
 int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
@@ -505,9 +626,6 @@ int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 		return -EINVAL;
 	if (!is_gmem_file(src))
 		goto out_put;
-	if ((gmem_flags(src) & GMEM_FLAG_SHARED) &&
-	    !kvm_gmem_can_init_shared(kvm))
-		goto out_put;
 
 	gmem = kvm_gmem_alloc(kvm);
 	r = -ENOMEM;
@@ -524,6 +642,12 @@ int kvm_gmem_link(struct kvm *kvm, struct kvm_link_guest_memfd *args)
 	mutex_lock(&kvm->gmem.lock);
 	r = -EINVAL;
 	if (kvm_gmem_vm_has_inode(kvm, file_inode(src)))
+		goto out_unlock;
+	if ((gmem_flags(src) & GMEM_FLAG_SHARED) &&
+	    !kvm_gmem_can_init_shared(kvm))
+		goto out_unlock;
+	/* Memory that converts in place goes only where that is the rule. */
+	if (!!(gmem_flags(src) & GMEM_FLAG_CONVERTIBLE) != kvm->gmem.in_place)
 		goto out_unlock;
 	file = gmem_link(src, rights, &kvm_gmem_owner_ops, gmem);
 	if (IS_ERR(file)) {
@@ -894,3 +1018,89 @@ long kvm_gmem_populate(struct kvm *kvm, gfn_t start_gfn, void __user *src,
 	return r && !i ? r : i;
 }
 EXPORT_SYMBOL_GPL(kvm_gmem_populate);
+
+/**
+ * kvm_gmem_is_private() - whether a gfn of an in-place VM is private
+ * @kvm: a VM that converts in place (kvm->gmem.in_place)
+ * @gfn: a gfn; the caller holds kvm->srcu or slots_lock
+ *
+ * kvm_mem_is_private() on such a VM.  The answer can change as soon as it
+ * is given: KVM acts on it only if no invalidation ran meanwhile
+ * (mmu_invalidate_retry_gfn()), and every conversion invalidates.
+ *
+ * Return: true if @gfn's memslot has a guest_memfd whose page at @gfn is
+ * private; false for a shared page, or a gfn without guest_memfd.
+ */
+bool kvm_gmem_is_private(struct kvm *kvm, gfn_t gfn)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	struct file *file;
+
+	if (!slot || !kvm_slot_can_be_private(slot))
+		return false;
+	/* The memslot holds the file while it is bound. */
+	file = READ_ONCE(slot->gmem.file);
+	return file && !gmem_is_shared(file, kvm_gmem_index(slot, gfn));
+}
+EXPORT_SYMBOL_GPL(kvm_gmem_is_private);
+
+#define KVM_SET_MEMORY_ATTRIBUTES2_MODES \
+	(KVM_SET_MEMORY_ATTRIBUTES2_ZERO | KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE)
+
+/*
+ * KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd that converts in place.  No
+ * flag keeps the contents, as PRESERVE does: with no firmware in between,
+ * KVM has nothing that would change them.
+ */
+static long kvm_gmem_set_attributes(struct file *file,
+				    struct kvm_memory_attributes2 __user *uattrs)
+{
+	struct kvm_memory_attributes2 attrs;
+	pgoff_t err_index;
+	bool shared;
+	u64 end;
+	int r;
+
+	if (!(gmem_flags(file) & GMEM_FLAG_CONVERTIBLE))
+		return -ENOTTY;
+	if (copy_from_user(&attrs, uattrs, sizeof(attrs)))
+		return -EFAULT;
+
+	if ((attrs.flags & ~KVM_SET_MEMORY_ATTRIBUTES2_MODES) ||
+	    (attrs.flags & KVM_SET_MEMORY_ATTRIBUTES2_MODES) ==
+	    KVM_SET_MEMORY_ATTRIBUTES2_MODES ||
+	    (attrs.attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE) ||
+	    memchr_inv(attrs.reserved, 0, sizeof(attrs.reserved)))
+		return -EINVAL;
+	if (!attrs.size || check_add_overflow(attrs.offset, attrs.size, &end) ||
+	    !PAGE_ALIGNED(attrs.offset) || !PAGE_ALIGNED(attrs.size) ||
+	    end > i_size_read(file_inode(file)))
+		return -EINVAL;
+	shared = !(attrs.attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	/* As upstream's v5: KVM is not trusted to zero private memory. */
+	if ((attrs.flags & KVM_SET_MEMORY_ATTRIBUTES2_ZERO) && !shared)
+		return -EOPNOTSUPP;
+
+	r = gmem_convert(file, attrs.offset >> PAGE_SHIFT,
+			 attrs.size >> PAGE_SHIFT, shared,
+			 attrs.flags & KVM_SET_MEMORY_ATTRIBUTES2_ZERO,
+			 &err_index);
+	if (r == -EAGAIN || r == -ENOMEM) {
+		attrs.error_offset = (u64)err_index << PAGE_SHIFT;
+		if (copy_to_user(uattrs, &attrs, sizeof(attrs)))
+			return -EFAULT;
+	}
+	return r;
+}
+
+/* The guest_memfd's own ioctls: gmem calls this for a file a VM owns. */
+static long kvm_gmem_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	switch (cmd) {
+	case KVM_SET_MEMORY_ATTRIBUTES2:
+		return kvm_gmem_set_attributes(file, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}

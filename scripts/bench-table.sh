@@ -9,7 +9,10 @@
 # <figure>.<backing>), with gmem's ratios to the two memfds and issue 11's
 # targets; and where 1 GiB lands under mbind(MPOL_BIND, node 1) on the same
 # three backings (bench/gmem_numa_bench.c, named the same way), with issue
-# 12's target.  Writes the same as JSON.
+# 12's target; and a round trip of memory from private to shared and back,
+# in place on one guest_memfd against a guest_memfd and a memfd
+# (bench/gmem_convert_bench.c, named <figure>.<way>), with the ratio of the
+# two ways.  Writes the same as JSON.
 #
 # Usage: scripts/bench-table.sh REFERENCE_LOG GMEM_LOG JSON_OUT
 #
@@ -91,6 +94,17 @@ BEGIN {
 	label["numa_touch_1g"] = "  then read it through the mapping"
 	label["numa_pct_node1"] = "  share on node 1 (move_pages)"
 	label["numa_pct_pmd"] = "  share PMD-mapped (2 MiB folios)"
+
+	# The conversion figures: the gmem guest too, two ways.
+	ncv = split("convert_roundtrip_2m convert_mem_shared_2m " \
+		    "convert_mem_peak_2m convert_roundtrip_256m " \
+		    "convert_mem_shared_256m convert_mem_peak_256m", cvorder, " ")
+	label["convert_roundtrip_2m"] = "round trip of 2 MiB"
+	label["convert_mem_shared_2m"] = "  memory at the shared point"
+	label["convert_mem_peak_2m"] = "  memory, most in the round trip"
+	label["convert_roundtrip_256m"] = "round trip of 256 MiB"
+	label["convert_mem_shared_256m"] = "  memory at the shared point"
+	label["convert_mem_peak_256m"] = "  memory, most in the round trip"
 }
 # The shared-memory bench: its notes (what the program found), and whether
 # each guest ran it.
@@ -123,6 +137,26 @@ BEGIN {
 	smed[b, f] = $4; slo[b, f] = $5; shi[b, f] = $6; sruns[b, f] = $7
 	sseen[b, f] = 1
 	nn_seen = 1
+	next
+}
+# The conversion bench: the same.
+/^ *# convert: / && FILENAME == ARGV[2] {
+	sub(/^ *# convert: /, "")
+	cvnote[++ncvn] = $0
+}
+/^(not )?ok [0-9]+ gmem_convert_bench/ {
+	cvran[FILENAME == ARGV[1] ? "reference" : "gmem"] = $0
+}
+/^ *BENCH convert_[a-z0-9_]+\.[a-z_]+ / {
+	if (FILENAME != ARGV[2])
+		next
+	sub(/^ */, "")
+	split($2, nameb, ".")
+	f = nameb[1]; b = nameb[2]
+	cvunit[f] = $3
+	cvmed[b, f] = $4; cvlo[b, f] = $5; cvhi[b, f] = $6; cvruns[b, f] = $7
+	cvseen[b, f] = 1
+	ncv_seen = 1
 	next
 }
 /^ *BENCH shared_[a-z0-9_]+\.[a-z_]+ / {
@@ -377,6 +411,71 @@ function numa_json(   i, f) {
 		printf "      %s%s\n", jstr(nnote[i]), i < nnn ? "," : "" > json
 	printf "    ]\n  }\n" > json
 }
+# The conversion table: in place against two backings, no targets (the
+# program measures; speed is not pass or fail).
+function cvcell(w, f) {
+	if (!((w, f) in cvseen))
+		return "-"
+	if (cvlo[w, f] == cvhi[w, f])
+		return num(cvmed[w, f])
+	return num(cvmed[w, f]) " (" num(cvlo[w, f]) "-" num(cvhi[w, f]) ")"
+}
+function cvratio(f) {
+	if (!(("in_place", f) in cvseen) || !(("two_backings", f) in cvseen) ||
+	    cvmed["in_place", f] == 0)
+		return ""
+	return cvmed["two_backings", f] / cvmed["in_place", f]
+}
+function cvjfig(w, f) {
+	if (!((w, f) in cvseen))
+		return "null"
+	return sprintf("{\"median\": %s, \"min\": %s, \"max\": %s, \"runs\": %d}",
+		       cvmed[w, f], cvlo[w, f], cvhi[w, f], cvruns[w, f])
+}
+function convert_table(   i, f) {
+	printf "\nConversion, a round trip private -> shared (contents kept, the " \
+	       "host reads a word of\neach page) -> private: in place on one " \
+	       "guest_memfd (KVM_SET_MEMORY_ATTRIBUTES2),\nagainst a guest_memfd " \
+	       "and a memfd with huge pages (KVM_SET_MEMORY_ATTRIBUTES, punch,\n" \
+	       "copy, fallocate), taking turns in the gmem variant'"'"'s guest; " \
+	       "memory: the files'"'"'\nst_blocks\n"
+	printf "  reference guest: %s\n  gmem guest:      %s\n",
+	       "reference" in cvran ? cvran["reference"] : "not in its plan",
+	       "gmem" in cvran ? cvran["gmem"] : "not in its plan"
+	if (!ncv_seen) {
+		printf "no conversion figures in the gmem guest'"'"'s log\n"
+		return
+	}
+	printf "%-38s %-6s %-22s %-22s %s\n", "figure (median (min-max))",
+	       "unit", "in place", "two backings", "two/in place"
+	for (i = 1; i <= ncv; i++) {
+		f = cvorder[i]
+		printf "%-38s %-6s %-22s %-22s %s\n", label[f], cvunit[f],
+		       cvcell("in_place", f), cvcell("two_backings", f),
+		       cvratio(f) == "" ? "-" : sprintf("%.3f", cvratio(f))
+	}
+	for (i = 1; i <= ncvn; i++)
+		printf "%s %s\n", i == 1 ? "found:" : "      ", cvnote[i]
+}
+function convert_json(   i, f) {
+	if (!ncv_seen) {
+		printf "  \"convert\": null,\n" > json
+		return
+	}
+	printf "  \"convert\": {\n    \"figures\": [\n" > json
+	for (i = 1; i <= ncv; i++) {
+		f = cvorder[i]
+		printf "      {\"name\": \"%s\", \"unit\": \"%s\", " \
+		       "\"in_place\": %s, \"two_backings\": %s, " \
+		       "\"ratio_two_backings\": %s}%s\n", f, cvunit[f],
+		       cvjfig("in_place", f), cvjfig("two_backings", f),
+		       jnum(cvratio(f)), i < ncv ? "," : "" > json
+	}
+	printf "    ],\n    \"found\": [\n" > json
+	for (i = 1; i <= ncvn; i++)
+		printf "      %s%s\n", jstr(cvnote[i]), i < ncvn ? "," : "" > json
+	printf "    ]\n  },\n" > json
+}
 END {
 	printf "%-38s %-6s %-26s %-26s %s\n", "figure (median (min-max))", "unit",
 	       "reference", "gmem", "gmem/ref"
@@ -426,6 +525,7 @@ END {
 	       missed ? "; see README.md, Performance, for each miss" : ""
 	shared_table()
 	numa_table()
+	convert_table()
 
 	printf "{\n  \"kernel\": \"%s\",\n  \"figures\": [\n", kver > json
 	for (i = 1; i <= n; i++) {
@@ -446,6 +546,7 @@ END {
 		       i < nt ? "," : "" > json
 	printf "  ],\n" > json
 	shared_json()
+	convert_json()
 	numa_json()
 	printf "}\n" > json
 }

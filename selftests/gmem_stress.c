@@ -13,13 +13,30 @@
  * run the vCPU over private pages, send, receive and close fds, and destroy
  * and recreate VMs.
  *
+ * Some VMs convert in place (Documentation/conversion.rst), a choice drawn
+ * when the VM is made: their guest_memfds are made with
+ * GUEST_MEMFD_FLAG_MMAP (some INIT_SHARED), their memslots' userspace_addr
+ * is a mapping of the file, and two more operations work on them: convert
+ * a range of a file to private or shared (KVM_SET_MEMORY_ATTRIBUTES2, on a
+ * dup of the fd, without the VM's lock, so that it races the VM's own
+ * vCPU), and touch pages through a mapping of the file in the host
+ * (SIGBUS on private pages, caught per thread).  Their vCPU touches every
+ * page of its run, private or shared: both are the file's.
+ *
  * What is checked, throughout:
- *  - the guest reads, in the first word of each page, only the tag of
- *    that page of that memory (the memory's id and the page's index in
- *    the file), which every VM on the memory writes, or zero (a punch);
- *    zero right after its own write only if a punch of that memory
- *    overlapped the run (punch_counts); and the page's shared view never
- *    shows the tag;
+ *  - the guest and the host read, in the first word of each page, only
+ *    the tag of that page of that memory (the memory's id and the page's
+ *    index in the file), which every VM and the host write, or zero (a
+ *    punch, or a conversion with ZERO); zero right after their own write
+ *    only if such a zeroing of that memory overlapped (mem_counts); zero
+ *    where they last found the tag only if a zeroing of that memory
+ *    overlapped since (struct held); a VM that does not convert in place
+ *    never shows the tag in its page's shared view;
+ *  - a vCPU of a converting VM exits with KVM_EXIT_MEMORY_FAULT (and is run
+ *    again), a pre-fault fails with EFAULT, and the host's write to a page
+ *    it had just read is SIGBUS, only if a conversion of that memory
+ *    overlapped; a conversion to private fails with EAGAIN only on memory
+ *    the host has mapped, at a page of the range, and not for a second;
  *  - every call's errno is in that call's documented set (calls[] below,
  *    from Documentation/uapi.rst and upstream 6.12), and is the one this
  *    test's model of the state predicts where the model knows;
@@ -27,7 +44,8 @@
  *    alive, Unevictable memory and the gmem slab caches' active objects
  *    are back where they were before;
  *  - and the run did something: the guest checked a page, and a
- *    touch, a bind and a fallocate each succeeded, in either process.
+ *    touch, a bind, a fallocate and a conversion each succeeded, in
+ *    either process.
  *
  * Replay: with the same --seed and --threads, every thread of each process
  * draws the same operation kinds and raw random values in the same order:
@@ -42,6 +60,7 @@
  */
 #include <getopt.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -76,6 +95,15 @@
 #define BUDGET_KB	(512l << 10)
 
 #define TAG_MAGIC	0x5354000000000000ull
+/* Tries of a conversion to private that fails with EAGAIN, 10 ms apart. */
+#define CONVERT_TRIES	100
+/* KVM_RUNs of one touch that end in a memory fault a conversion made. */
+#define FAULT_RETRIES	10000
+
+#define MMAP		GUEST_MEMFD_FLAG_MMAP
+#define INIT_SHARED	GUEST_MEMFD_FLAG_INIT_SHARED
+#define ZERO		KVM_SET_MEMORY_ATTRIBUTES2_ZERO
+#define PRESERVE	KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE
 
 /* The first word of page @page of memory @mem, as every guest writes it. */
 static inline u64 tag(u32 mem, u64 page)
@@ -88,6 +116,7 @@ static inline u64 tag(u32 mem, u64 page)
 struct touch {
 	u64 gpa;
 	u64 tag;
+	u64 first;	/* out: what the guest read first */
 };
 
 /* What the vCPU is to do on its next run; the host writes the guest's copy. */
@@ -101,9 +130,9 @@ static struct guest_req req;
 
 /*
  * Guest: for each page asked, read the first word (the page's tag or
- * zero), write the tag if asked and read it back (the tag, or zero if a
- * punch got there between).  Reports the number of bad reads, the index
- * of the last one and what it read.
+ * zero) and keep it in req, write the tag if asked and read it back (the
+ * tag, or zero if a punch got there between).  Reports the number of bad
+ * reads, the index of the last one and what it read.
  */
 static void guest_code(void)
 {
@@ -116,6 +145,7 @@ static void guest_code(void)
 			u64 want = READ_ONCE(req.t[i].tag);
 			u64 v = READ_ONCE(*p);
 
+			WRITE_ONCE(req.t[i].first, v);
 			if (v && v != want) {
 				bad++;
 				at = i;
@@ -140,24 +170,28 @@ static void guest_code(void)
 
 enum call {
 	C_CREATE, C_CAP, C_LINK, C_ALLOC, C_PUNCH, C_BIND, C_UNBIND, C_ATTR,
-	C_PREFAULT, C_SEND, C_RECV, C_CLOSE, NR_CALLS,
+	C_PREFAULT, C_SEND, C_RECV, C_CLOSE, C_CONVERT, C_MMAP, NR_CALLS,
 };
 
 /*
  * Every errno each call may return to this test, which passes only valid
  * arguments except where it means to (a file range past the end, another
- * VM's guest_memfd).  From Documentation/uapi.rst and lifetimes.rst, and
- * for KVM's own calls from upstream 6.12.  0 ends a list.
+ * VM's guest_memfd).  From Documentation/uapi.rst, lifetimes.rst and
+ * conversion.rst, and for KVM's own calls from upstream 6.12.  0 ends a
+ * list.
  */
 static const struct {
 	const char *name;
 	int errnos[6];
 } calls[NR_CALLS] = {
-	/* size, flags, reserved: EINVAL */
+	/* size, flags, reserved, no MMAP on a converting VM: EINVAL */
 	[C_CREATE] = { "KVM_CREATE_GUEST_MEMFD", { EINVAL } },
 	/* _LINK, _HUGEPAGE: bad args, a VM without private memory: EINVAL */
 	[C_CAP] = { "KVM_ENABLE_CAP", { EINVAL } },
-	/* bad fd or flags, memory the VM has a file on: EINVAL; EPERM */
+	/*
+	 * bad fd or flags, memory the VM has a file on, a VM and memory that
+	 * disagree on converting in place: EINVAL; no link right: EPERM
+	 */
 	[C_LINK] = { "KVM_LINK_GUEST_MEMFD", { EINVAL, EPERM } },
 	/* past the end, unaligned: EINVAL; no right: EPERM; bad mode */
 	[C_ALLOC] = { "fallocate(KEEP_SIZE)", { EINVAL, EPERM, EOPNOTSUPP } },
@@ -169,17 +203,33 @@ static const struct {
 	[C_BIND] = { "KVM_SET_USER_MEMORY_REGION2", { EBADF, EINVAL, EEXIST } },
 	/* deleting a memslot: EINVAL only for a bad slot id */
 	[C_UNBIND] = { "KVM_SET_USER_MEMORY_REGION2(delete)", { EINVAL } },
-	/* unaligned or unknown attributes: EINVAL */
+	/* unaligned or unknown attributes, PRIVATE in place: EINVAL */
 	[C_ATTR] = { "KVM_SET_MEMORY_ATTRIBUTES", { EINVAL } },
 	/* upstream: no memslot (ENOENT), a private GPA without a
-	 * guest_memfd memslot (EFAULT, a memory fault), a signal (EINTR)
+	 * guest_memfd memslot or a page converted meanwhile (EFAULT, a
+	 * memory fault), a signal (EINTR)
 	 */
 	[C_PREFAULT] = { "KVM_PRE_FAULT_MEMORY", { ENOENT, EFAULT, EINTR } },
-	/* no signals here: KVM_RUN fails for no reason this test gives */
+	/*
+	 * no signals here: KVM_RUN fails only with EFAULT and
+	 * KVM_EXIT_MEMORY_FAULT, on a page a conversion changed meanwhile
+	 * (upstream's behaviour for the race; op_touch() runs it again)
+	 */
 	/* the other process's queue is full, or empty */
 	[C_SEND] = { "sendmsg(SCM_RIGHTS)", { EAGAIN } },
 	[C_RECV] = { "recvmsg(SCM_RIGHTS)", { EAGAIN } },
 	[C_CLOSE] = { "close", { 0 } },
+	/*
+	 * a file that does not convert in place, or whose VM is gone:
+	 * ENOTTY; past the end, both ZERO and PRESERVE: EINVAL; ZERO to
+	 * private: EOPNOTSUPP; to private, a page user space mapped may
+	 * still be referenced: EAGAIN (op_convert() tries again); a link
+	 * without fallocate(): EPERM
+	 */
+	[C_CONVERT] = { "KVM_SET_MEMORY_ATTRIBUTES2",
+			{ ENOTTY, EINVAL, EOPNOTSUPP, EAGAIN, EPERM } },
+	/* a file made without GUEST_MEMFD_FLAG_MMAP: ENODEV */
+	[C_MMAP] = { "mmap(guest_memfd)", { ENODEV } },
 };
 
 static bool documented(enum call c, int err)
@@ -196,6 +246,16 @@ static bool documented(enum call c, int err)
 
 /* ---- the model of what each process holds ---- */
 
+/*
+ * A run of a memory's file pages that all held their tags at one time,
+ * when mem_count()->finished was @zeroings: until a zeroing starts after
+ * that, they still do.
+ */
+struct held {
+	u64 first, n;
+	u64 zeroings;
+};
+
 struct gfile {
 	bool used;
 	int fd;		/* -1: closed while a memslot still holds the file */
@@ -204,12 +264,13 @@ struct gfile {
 	bool link, falloc;	/* its rights */
 	bool sent;	/* the other process may hold it too */
 	int bound;	/* memslots bound to it */
+	struct held held;	/* found by this VM's vCPU */
 };
 
 struct region {
 	int file;	/* index in files[], -1 if no memslot */
 	u64 gpa, size, offset;
-	void *hva;	/* the shared view */
+	void *hva;	/* the shared view: the file's own if in place */
 };
 
 struct stress_vm {
@@ -218,6 +279,7 @@ struct stress_vm {
 	struct kvm_vcpu *vcpu;
 	struct shutdown_diag diag;	/* to explain a shutdown */
 	u32 gen;	/* recreations: (process, index, gen) names a VM */
+	bool inplace;	/* converts in place: its files say what is private */
 	struct gfile files[NR_FILES];
 	struct region regions[NR_REGIONS];
 	/* memories of which a file of this VM may live on elsewhere */
@@ -233,6 +295,7 @@ struct loose {
 	u32 mem;
 	u64 size;
 	bool link, falloc;
+	bool conv;	/* converts in place (and maps) */
 	int owner_proc, owner_vm;
 	u32 owner_gen;
 };
@@ -242,7 +305,7 @@ struct fd_msg {
 	u32 mem;
 	u32 owner_gen;
 	u64 size;
-	u8 link, falloc, owner_proc, owner_vm;
+	u8 link, falloc, owner_proc, owner_vm, conv;
 };
 
 static struct stress_vm vms[NR_VMS];
@@ -263,24 +326,39 @@ static long base_unevictable_kb;
 static struct timespec deadline;
 
 /*
- * Punches of each memory, counted when they start and when they end, in
- * memory both processes share.  A zero that the guest reads right after
- * its own write is a punch's doing only if a punch of that memory
- * overlapped the run; any other zero is data lost.  Memories share a
- * counter modulo NR_PUNCH_COUNTERS, which can only excuse a zero, never
- * accuse one.
+ * What happened to each memory, in memory both processes share: zeroings
+ * (punches and conversions with ZERO) and conversions, counted when they
+ * start and when they end, and host mappings, counted as they are made.
+ * A zero that the guest reads right after its own write is a zeroing's
+ * doing only if a zeroing of that memory overlapped the run; any other
+ * zero is data lost.  Likewise a memory fault exit and a host SIGBUS on a
+ * page just found shared need a conversion, and EAGAIN a host mapping.
+ * Memories share counters modulo NR_MEM_COUNTERS, which can only excuse,
+ * never accuse.
  */
-#define NR_PUNCH_COUNTERS	1024
-struct punch_count {
-	u64 started, finished;
+#define NR_MEM_COUNTERS	1024
+struct mem_count {
+	u64 started, finished;			/* zeroings */
+	u64 conv_started, conv_finished;	/* conversions */
+	u64 mapped;				/* host mappings */
 };
 
-static struct punch_count *punch_counts;
+static struct mem_count *mem_counts;
 
-static struct punch_count *punch_count(u32 mem)
+static struct mem_count *mem_count(u32 mem)
 {
-	return &punch_counts[(mem + (mem >> 20) * (NR_PUNCH_COUNTERS / 2)) %
-			     NR_PUNCH_COUNTERS];
+	return &mem_counts[(mem + (mem >> 20) * (NR_MEM_COUNTERS / 2)) %
+			   NR_MEM_COUNTERS];
+}
+
+static u64 load(u64 *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
+}
+
+static void count(u64 *counter)
+{
+	__atomic_add_fetch(counter, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ---- operations ---- */
@@ -288,7 +366,7 @@ static struct punch_count *punch_count(u32 mem)
 enum kind {
 	OP_CREATE, OP_LINK, OP_FALLOC, OP_BIND, OP_UNBIND, OP_ATTR,
 	OP_PREFAULT, OP_TOUCH, OP_CLOSE, OP_SEND, OP_RECV, OP_RECREATE,
-	NR_KINDS,
+	OP_CONVERT, OP_HOST_TOUCH, NR_KINDS,
 };
 
 static const struct {
@@ -307,6 +385,8 @@ static const struct {
 	[OP_SEND] = { "send", 12 },
 	[OP_RECV] = { "recv", 12 },
 	[OP_RECREATE] = { "recreate-vm", 1 },
+	[OP_CONVERT] = { "convert", 48 },
+	[OP_HOST_TOUCH] = { "host-touch", 24 },
 };
 
 #define NR_ARGS		7
@@ -324,6 +404,7 @@ struct thread {
 	char past[NR_PAST][320];
 	unsigned long done[NR_KINDS], skipped[NR_KINDS], failed_ok[NR_KINDS];
 	unsigned long pages_checked, zeros_after_write, over_budget;
+	unsigned long eagain, memory_faults, host_pages, host_sigbus, known;
 };
 
 /* What a process did, added up over its threads; the child sends its own. */
@@ -332,6 +413,7 @@ struct totals {
 	/* succeeded, skipped, failed with an expected errno */
 	unsigned long done[NR_KINDS], skipped[NR_KINDS], failed_ok[NR_KINDS];
 	unsigned long pages_checked, zeros_after_write, over_budget;
+	unsigned long eagain, memory_faults, host_pages, host_sigbus, known;
 };
 
 /* splitmix64: small, and good enough to draw operations from. */
@@ -508,6 +590,7 @@ struct fview {
 	u32 mem;
 	u64 size;
 	bool link, falloc;
+	bool conv;	/* converts in place (and maps) */
 	struct gfile *gf;	/* NULL for a loose fd */
 	struct loose *l;
 };
@@ -522,7 +605,8 @@ static bool get_file(int vm, int idx, struct fview *v)
 			return false;
 		*v = (struct fview){
 			.fd = f->fd, .mem = f->mem, .size = f->size,
-			.link = f->link, .falloc = f->falloc, .gf = f,
+			.link = f->link, .falloc = f->falloc,
+			.conv = vms[vm].inplace, .gf = f,
 		};
 	} else {
 		struct loose *l = &loose[idx];
@@ -531,7 +615,8 @@ static bool get_file(int vm, int idx, struct fview *v)
 			return false;
 		*v = (struct fview){
 			.fd = l->fd, .mem = l->mem, .size = l->size,
-			.link = l->link, .falloc = l->falloc, .l = l,
+			.link = l->link, .falloc = l->falloc, .conv = l->conv,
+			.l = l,
 		};
 	}
 	return true;
@@ -602,7 +687,8 @@ static void file_fd_closed(struct stress_vm *s, struct gfile *f)
 
 /* ---- VMs ---- */
 
-static void vm_up(struct stress_vm *s)
+/* A new VM for @s; one that converts in place if @inplace. */
+static void vm_up(struct stress_vm *s, bool inplace)
 {
 	const struct vm_shape shape = {
 		.mode = VM_MODE_DEFAULT,
@@ -612,6 +698,10 @@ static void vm_up(struct stress_vm *s)
 
 	pthread_mutex_lock(&lib_lock);
 	s->vm = vm_create_shape_with_one_vcpu(shape, &s->vcpu, guest_code);
+	/* Before it has a guest_memfd, as it must. */
+	if (inplace)
+		vm_enable_cap(s->vm, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM,
+			      KVM_MEMORY_ATTRIBUTE_PRIVATE);
 	virt_map_level(s->vm, WINDOW_GPA, WINDOW_GPA, WINDOW_SIZE,
 		       PG_LEVEL_2M);
 	shutdown_diag_save(&s->diag, s->vm, s->vcpu);
@@ -619,6 +709,7 @@ static void vm_up(struct stress_vm *s)
 	for (i = 0; i < NR_REGIONS; i++)
 		s->regions[i].file = -1;
 	memset(s->private, 0, sizeof(s->private));
+	s->inplace = inplace;
 	s->nr_ghosts = 0;
 	s->ghost_overflow = false;
 }
@@ -645,7 +736,7 @@ static void orphan_file(struct thread *t, struct stress_vm *s, int vm,
 			continue;
 		loose[i] = (struct loose){
 			.fd = f->fd, .mem = f->mem, .size = f->size,
-			.link = f->link, .falloc = f->falloc,
+			.link = f->link, .falloc = f->falloc, .conv = s->inplace,
 			.owner_proc = proc, .owner_vm = vm, .owner_gen = s->gen,
 		};
 		return;
@@ -701,8 +792,10 @@ static bool is_private(struct stress_vm *s, u64 gpa)
 static void op_create(struct thread *t)
 {
 	int vm = t->r[0] % NR_VMS, idx = t->r[1] % NR_FILES;
-	u64 size = draw_size(t->r[2]);
+	u64 size = draw_size(t->r[2]), flags = 0;
 	bool link = t->r[3] & 1, huge = t->r[3] & 2;
+	/* In place: MMAP always but now and then, some INIT_SHARED. */
+	bool init_shared = t->r[3] & 4, no_mmap = (t->r[3] >> 8) % 16 == 0;
 	struct stress_vm *s = &vms[vm];
 	struct gfile *f = &s->files[idx];
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_GUEST_MEMFD_LINK };
@@ -722,8 +815,13 @@ static void op_create(struct thread *t)
 	cap.cap = KVM_CAP_GUEST_MEMFD_HUGEPAGE;
 	cap.args[0] = huge ? PAGE_SIZE | SZ_2M : PAGE_SIZE;
 	check(t, C_CAP, errno_of(__vm_ioctl(s->vm, KVM_ENABLE_CAP, &cap)), 0);
-	fd = __vm_create_guest_memfd(s->vm, size, 0);
-	check(t, C_CREATE, errno_of(fd), 0);
+	if (s->inplace) {
+		flags = (no_mmap ? 0 : MMAP) | (init_shared ? INIT_SHARED : 0);
+		note(t, "in place, flags 0x%lx", flags);
+	}
+	fd = __vm_create_guest_memfd(s->vm, size, flags);
+	if (check(t, C_CREATE, errno_of(fd), s->inplace && no_mmap ? EINVAL : 0))
+		goto out;
 	*f = (struct gfile){
 		.used = true, .fd = fd,
 		.mem = proc << 20 | __atomic_add_fetch(&next_mem, 1,
@@ -764,10 +862,11 @@ static void op_link(struct thread *t)
 	err = errno_of(fd);
 	/*
 	 * The adapter checks for a file of this VM on the memory first, then
-	 * the link right.  A file sent away may still be alive.
+	 * that the VM and the memory agree on converting in place, then the
+	 * link right.  A file sent away may still be alive.
 	 */
 	has = vm_has_mem(s, src.mem);
-	if (has > 0 || (has < 0 && err == EINVAL))
+	if (has > 0 || src.conv != s->inplace || (has < 0 && err == EINVAL))
 		want = EINVAL;
 	else
 		want = src.link ? 0 : EPERM;
@@ -834,22 +933,23 @@ static void op_falloc(struct thread *t)
 	note(t, "fd %d mem 0x%x size 0x%lx offset 0x%lx len 0x%lx", v.fd,
 	     v.mem, v.size, off, len);
 	if (punch)
-		__atomic_add_fetch(&punch_count(v.mem)->started, 1,
-				   __ATOMIC_SEQ_CST);
+		count(&mem_count(v.mem)->started);
 	err = errno_of(fallocate(v.fd, FALLOC_FL_KEEP_SIZE |
 				 (punch ? FALLOC_FL_PUNCH_HOLE : 0), off, len));
 	if (punch)
-		__atomic_add_fetch(&punch_count(v.mem)->finished, 1,
-				   __ATOMIC_SEQ_CST);
+		count(&mem_count(v.mem)->finished);
 	if (!check(t, punch ? C_PUNCH : C_ALLOC, err, want))
 		t->done[t->kind]++;
 out:
 	unlock_two(vm, vm);
 }
 
-/* KVM_SET_MEMORY_ATTRIBUTES, and the model's copy of them. */
-static void set_attributes(struct thread *t, struct stress_vm *s, u64 gpa,
-			   u64 size, bool private)
+/*
+ * KVM_SET_MEMORY_ATTRIBUTES, and the model's copy of them.  A VM that
+ * converts in place has none of its own: PRIVATE is EINVAL.
+ */
+static int set_attributes(struct thread *t, struct stress_vm *s, u64 gpa,
+			  u64 size, bool private)
 {
 	struct kvm_memory_attributes attr = {
 		.attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
@@ -858,8 +958,10 @@ static void set_attributes(struct thread *t, struct stress_vm *s, u64 gpa,
 	};
 	u64 p;
 
-	check(t, C_ATTR, errno_of(__vm_ioctl(s->vm, KVM_SET_MEMORY_ATTRIBUTES,
-					     &attr)), 0);
+	if (check(t, C_ATTR, errno_of(__vm_ioctl(s->vm, KVM_SET_MEMORY_ATTRIBUTES,
+						 &attr)),
+		  s->inplace && private ? EINVAL : 0))
+		return -1;
 	for (p = (gpa - WINDOW_GPA) / PAGE_SIZE;
 	     p < (gpa + size - WINDOW_GPA) / PAGE_SIZE; p++) {
 		if (private)
@@ -867,6 +969,7 @@ static void set_attributes(struct thread *t, struct stress_vm *s, u64 gpa,
 		else
 			s->private[p / 64] &= ~BIT_ULL(p % 64);
 	}
+	return 0;
 }
 
 static int set_region(struct stress_vm *s, int i, u64 gpa, u64 size, int fd,
@@ -951,8 +1054,17 @@ static void op_bind(struct thread *t)
 	}
 	note(t, "fd %d mem 0x%x size 0x%lx, offset 0x%lx size 0x%lx gpa 0x%lx",
 	     v.fd, v.mem, v.size, off, size, gpa);
-	hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/*
+	 * In place, the VMM's mapping of the file, as a VMM passes it: KVM
+	 * maps the guest from the file, not from here, but a conversion
+	 * unmaps it all the same, and KVM hears of that.
+	 */
+	if (s->inplace && v.conv)
+		hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   v.fd, off);
+	else
+		hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	TEST_ASSERT(hva != MAP_FAILED, "mmap");
 	if (check(t, C_BIND, errno_of(set_region(s, i, gpa, size, v.fd, off, hva)),
 		  want)) {
@@ -1020,8 +1132,8 @@ static void op_attr(struct thread *t)
 		gpa = WINDOW_GPA + i * REGION_SIZE + p * PAGE_SIZE;
 	}
 	note(t, "gpa 0x%lx size 0x%lx", gpa, size);
-	set_attributes(t, s, gpa, size, private);
-	t->done[t->kind]++;
+	if (!set_attributes(t, s, gpa, size, private))
+		t->done[t->kind]++;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1032,8 +1144,9 @@ static void op_prefault(struct thread *t)
 	struct stress_vm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
 	struct kvm_pre_fault_memory range = {};
-	u64 p, n;
-	int err;
+	struct mem_count *mc = NULL;
+	u64 p, n, conv_done = 0;
+	int err, want;
 
 	snprintf(t->desc, sizeof(t->desc), "prefault vm%d.slot%d %s (r 0x%lx)",
 		 vm, i, inside ? "inside the memslot" : "anywhere in its region",
@@ -1056,13 +1169,69 @@ static void op_prefault(struct thread *t)
 	}
 	range.size = n * PAGE_SIZE;
 	note(t, "gpa 0x%lx size 0x%lx", (u64)range.gpa, (u64)range.size);
+	if (inside && s->inplace) {
+		mc = mem_count(s->files[rg->file].mem);
+		conv_done = load(&mc->conv_finished);
+	}
 	do {
 		err = errno_of(__vcpu_ioctl(s->vcpu, KVM_PRE_FAULT_MEMORY, &range));
 	} while (!err && range.size);
-	if (!check(t, C_PREFAULT, err, inside ? 0 : -1))
+	want = inside ? 0 : -1;
+	/* A page that a conversion changed under the fault: a memory fault. */
+	if (mc && err == EFAULT && load(&mc->conv_started) != conv_done)
+		want = EFAULT;
+	if (!check(t, C_PREFAULT, err, want))
 		t->done[t->kind]++;
 out:
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Whether @page of a file, found zero, lost the tag @h says it held. */
+static bool lost(const struct held *h, u64 page, u64 found, u64 zeroings)
+{
+	return !found && page - h->first < h->n && zeroings == h->zeroings;
+}
+
+/*
+ * KVM_RUN until the guest reports.  On a VM that converts in place, a page
+ * that a conversion changed under a fault exits with a memory fault:
+ * upstream's answer to the race, which the VMM answers by running again.
+ * Any other errno fails: nothing here interrupts the vCPU (EINTR), and
+ * every page it touches is in a bound memslot and, unless the VM converts
+ * in place, private.
+ */
+static void run_vcpu(struct thread *t, struct stress_vm *s,
+		     struct mem_count *mc)
+{
+	u64 conv_done = load(&mc->conv_finished);
+	struct kvm_run *run = s->vcpu->run;
+	int err, tries = 0;
+
+	for (;;) {
+		err = errno_of(_vcpu_run(s->vcpu));
+		if (!err)
+			break;
+		if (err != EFAULT || !s->inplace ||
+		    run->exit_reason != KVM_EXIT_MEMORY_FAULT)
+			fail(t, "KVM_RUN: errno %d (%s), exit reason %u", err,
+			     strerror(err), run->exit_reason);
+		if (load(&mc->conv_started) == conv_done)
+			fail(t,
+			     "KVM_RUN: memory fault at gpa 0x%llx (flags 0x%llx), no conversion of its memory meanwhile",
+			     run->memory_fault.gpa, run->memory_fault.flags);
+		if (++tries == FAULT_RETRIES)
+			fail(t, "KVM_RUN: %d memory faults in a row, the last at gpa 0x%llx",
+			     tries, run->memory_fault.gpa);
+		t->memory_faults++;
+	}
+	if (run->exit_reason != KVM_EXIT_IO) {
+		u32 exit_reason = run->exit_reason;
+
+		if (exit_reason == KVM_EXIT_SHUTDOWN)
+			shutdown_diag_explain(&s->diag, s->vm, s->vcpu, "  # ");
+		fail(t, "KVM_RUN: exit reason %u (%s), expected KVM_EXIT_IO",
+		     exit_reason, exit_reason_str(exit_reason));
+	}
 }
 
 static void op_touch(struct thread *t)
@@ -1071,11 +1240,12 @@ static void op_touch(struct thread *t)
 	bool write = t->r[2] % 4 != 0;
 	struct stress_vm *s = &vms[vm];
 	struct region *rg = &s->regions[i];
+	u64 p, n, k, zeroings, started, page[TOUCH_PAGES];
+	struct mem_count *mc;
 	struct guest_req *g;
 	struct gfile *f;
 	struct ucall uc;
-	u64 p, n, k, punches_done;
-	int err;
+	bool all_tags;
 
 	snprintf(t->desc, sizeof(t->desc), "touch vm%d.slot%d %s (r 0x%lx)",
 		 vm, i, write ? "write+read" : "read",
@@ -1090,45 +1260,32 @@ static void op_touch(struct thread *t)
 		goto out;
 	}
 	f = &s->files[rg->file];
+	mc = mem_count(f->mem);
 	g = addr_gva2hva(s->vm, (vm_vaddr_t)&req);
 	n = draw_run(t->r[3], rg->size / PAGE_SIZE, TOUCH_PAGES, &p);
 	g->n = 0;
 	g->write = write;
+	/* In place, shared pages are the file's too: the vCPU touches all. */
 	for (k = p; k < p + n; k++) {
 		u64 gpa = rg->gpa + k * PAGE_SIZE;
 
-		if (!is_private(s, gpa))
+		if (!s->inplace && !is_private(s, gpa))
 			continue;
+		page[g->n] = rg->offset / PAGE_SIZE + k;
 		g->t[g->n].gpa = gpa;
-		g->t[g->n].tag = tag(f->mem, rg->offset / PAGE_SIZE + k);
+		g->t[g->n].tag = tag(f->mem, page[g->n]);
 		g->n++;
 	}
-	note(t, "gpa 0x%lx, %lu pages, %lu private, mem 0x%x offset 0x%lx",
-	     (u64)(rg->gpa + p * PAGE_SIZE), n, g->n, f->mem,
+	note(t, "gpa 0x%lx, %lu pages, %lu %s, mem 0x%x offset 0x%lx",
+	     (u64)(rg->gpa + p * PAGE_SIZE), n, g->n,
+	     s->inplace ? "in place" : "private", f->mem,
 	     (u64)(rg->offset + p * PAGE_SIZE));
 	if (!g->n) {
 		skip(t);
 		goto out;
 	}
-	punches_done = __atomic_load_n(&punch_count(f->mem)->finished,
-				       __ATOMIC_SEQ_CST);
-	/*
-	 * Any errno fails: nothing here interrupts the vCPU (EINTR), and
-	 * every page it touches is in a bound memslot and private (EFAULT
-	 * with a memory fault exit would be gmem's bug).
-	 */
-	err = errno_of(_vcpu_run(s->vcpu));
-	if (err)
-		fail(t, "KVM_RUN: errno %d (%s), exit reason %u", err,
-		     strerror(err), s->vcpu->run->exit_reason);
-	if (s->vcpu->run->exit_reason != KVM_EXIT_IO) {
-		u32 exit_reason = s->vcpu->run->exit_reason;
-
-		if (exit_reason == KVM_EXIT_SHUTDOWN)
-			shutdown_diag_explain(&s->diag, s->vm, s->vcpu, "  # ");
-		fail(t, "KVM_RUN: exit reason %u (%s), expected KVM_EXIT_IO",
-		     exit_reason, exit_reason_str(exit_reason));
-	}
+	zeroings = load(&mc->finished);
+	run_vcpu(t, s, mc);
 	switch (get_ucall(s->vcpu, &uc)) {
 	case UCALL_SYNC:
 		break;
@@ -1149,7 +1306,7 @@ static void op_touch(struct thread *t)
 		     uc.args[0],
 		     bad->tag);
 	}
-	for (k = 0; k < g->n; k++) {
+	for (k = 0; !s->inplace && k < g->n; k++) {
 		u64 *shared = rg->hva + (g->t[k].gpa - rg->gpa);
 
 		if (READ_ONCE(*shared))
@@ -1157,11 +1314,23 @@ static void op_touch(struct thread *t)
 			     g->t[k].gpa,
 			     *shared);
 	}
-	if (uc.args[3] &&
-	    __atomic_load_n(&punch_count(f->mem)->started,
-			    __ATOMIC_SEQ_CST) == punches_done)
+	started = load(&mc->started);
+	if (uc.args[3] && started == zeroings)
 		fail(t, "zero read right after own write %lu times, no punch of mem 0x%x meanwhile",
 		     uc.args[3], f->mem);
+	all_tags = g->n == n && !uc.args[3];
+	for (k = 0; k < g->n; k++) {
+		t->known += lost(&f->held, page[k], 0, started);
+		if (lost(&f->held, page[k], g->t[k].first, started))
+			fail(t,
+			     "the guest read zero at gpa 0x%lx, where it found the tag before (file pages 0x%lx+%lu), and no zeroing of mem 0x%x since",
+			     g->t[k].gpa, f->held.first, f->held.n, f->mem);
+		all_tags &= write || g->t[k].first;
+	}
+	if (all_tags)
+		f->held = (struct held){
+			.first = page[0], .n = n, .zeroings = zeroings,
+		};
 	t->pages_checked += g->n;
 	t->zeros_after_write += uc.args[3];
 	t->done[t->kind]++;
@@ -1218,6 +1387,7 @@ static void op_send(struct thread *t)
 	m = (struct fd_msg){
 		.mem = v.mem, .size = v.size, .link = v.link,
 		.falloc = v.falloc, .owner_proc = proc, .owner_vm = vm,
+		.conv = v.conv,
 	};
 	if (v.gf) {
 		m.owner_gen = vms[vm].gen;
@@ -1278,7 +1448,7 @@ static void op_recv(struct thread *t)
 	} else {
 		*l = (struct loose){
 			.fd = fd, .mem = m.mem, .size = m.size,
-			.link = m.link, .falloc = m.falloc,
+			.link = m.link, .falloc = m.falloc, .conv = m.conv,
 			.owner_proc = m.owner_proc, .owner_vm = m.owner_vm,
 			.owner_gen = m.owner_gen,
 		};
@@ -1291,18 +1461,307 @@ out:
 static void op_recreate(struct thread *t)
 {
 	int vm = t->r[0] % NR_VMS;
-	bool keep = t->r[1] & 1;
+	bool keep = t->r[1] & 1, inplace = t->r[2] & 1;
 	struct stress_vm *s = &vms[vm];
 
-	snprintf(t->desc, sizeof(t->desc), "recreate vm%d, %s its guest_memfds",
-		 vm, keep ? "keeping" : "closing");
+	snprintf(t->desc, sizeof(t->desc),
+		 "recreate vm%d, %s its guest_memfds, %s", vm,
+		 keep ? "keeping" : "closing",
+		 inplace ? "converting in place" : "not converting");
 	pthread_mutex_lock(&s->lock);
 	pthread_mutex_lock(&loose_lock);
 	vm_down(t, s, vm, keep);
 	pthread_mutex_unlock(&loose_lock);
-	vm_up(s);
+	vm_up(s, inplace);
 	t->done[t->kind]++;
 	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * A file slot or loose fd as draw_file() draws it from @r, but mostly of a
+ * VM that converts in place: a VM's slot drawn on a VM that does not moves
+ * to the next VM that does, unless @keep says to stay (one time in 8, to
+ * see the errno).  The VM's lock, taken next, confirms what it is.
+ */
+static void draw_inplace_file(u64 r, u64 keep, int *vm, int *idx)
+{
+	int k;
+
+	draw_file(r, vm, idx);
+	if (*vm == NR_VMS || keep % 8 == 0)
+		return;
+	for (k = 0; k < NR_VMS; k++) {
+		if (READ_ONCE(vms[(*vm + k) % NR_VMS].inplace)) {
+			*vm = (*vm + k) % NR_VMS;
+			return;
+		}
+	}
+}
+
+/*
+ * A range of a file of @pages pages for a conversion, drawn from @shape,
+ * @r1 and @r2: often inside one 2 MiB block, sometimes whole blocks,
+ * sometimes across blocks, sometimes the whole file.  Its first page in
+ * *@first; returns its length.
+ */
+static u64 draw_convert_range(u64 shape, u64 r1, u64 r2, u64 pages,
+			      u64 *first)
+{
+	const u64 block = SZ_2M / PAGE_SIZE;
+	u64 blocks = (pages + block - 1) / block, b;
+
+	switch (shape % 8) {
+	case 0 ... 3:
+		*first = r1 % pages;
+		return 1 + r2 % min64(pages - *first, block - *first % block);
+	case 4 ... 5:
+		b = r1 % blocks;
+		*first = b * block;
+		return min64((1 + r2 % min64(blocks - b, 4)) * block,
+			     pages - *first);
+	case 6:
+		*first = r1 % pages;
+		return 1 + r2 % min64(pages - *first, 3 * block);
+	default:
+		*first = 0;
+		return pages;
+	}
+}
+
+/*
+ * Converts a range of a file to private or shared, on a dup of its fd and
+ * without the VM's lock: the VM's vCPU, pre-faults and punches race it,
+ * and a recreation of the VM may detach the file meanwhile.
+ */
+static void op_convert(struct thread *t)
+{
+	bool private = t->r[4] & 1, past = t->r[5] % 16 == 0;
+	u64 mode = (t->r[4] >> 1) % 8;
+	/*
+	 * Shared: no flag 3/8, PRESERVE 3/8, ZERO 2/8; private: ZERO
+	 * (EOPNOTSUPP) 1/8, PRESERVE 4/8.
+	 */
+	u64 flags = mode < 3 ? 0 : mode < 6 || (private && mode == 7) ?
+		    PRESERVE : ZERO;
+	struct kvm_memory_attributes2 args = {};
+	bool detached = true;
+	struct mem_count *mc;
+	int vm, idx, fd, err, want, tries;
+	struct fview v;
+	u64 first, n;
+	char name[32];
+	u32 gen = 0;
+
+	draw_inplace_file(t->r[0], t->r[6], &vm, &idx);
+	snprintf(t->desc, sizeof(t->desc),
+		 "convert %s to %s flags 0x%lx%s (r 0x%lx 0x%lx 0x%lx)",
+		 file_name(vm, idx, name, sizeof(name)),
+		 private ? "private" : "shared", flags,
+		 past ? " past the end" : "", t->r[1], t->r[2], t->r[3]);
+	lock_two(vm, vm);
+	if (!get_file(vm, idx, &v)) {
+		skip(t);
+		unlock_two(vm, vm);
+		return;
+	}
+	fd = dup(v.fd);
+	TEST_ASSERT(fd >= 0, "dup");
+	if (vm < NR_VMS)
+		gen = vms[vm].gen;
+	unlock_two(vm, vm);
+
+	n = draw_convert_range(t->r[1], t->r[2], t->r[3], v.size / PAGE_SIZE,
+			       &first);
+	if (past)
+		n = v.size / PAGE_SIZE - first + 1;
+	note(t, "mem 0x%x size 0x%lx offset 0x%lx size 0x%lx", v.mem, v.size,
+	     (u64)(first * PAGE_SIZE), (u64)(n * PAGE_SIZE));
+	mc = mem_count(v.mem);
+	if (flags & ZERO)
+		count(&mc->started);
+	count(&mc->conv_started);
+	for (tries = 1;; tries++) {
+		args = (struct kvm_memory_attributes2){
+			.offset = first * PAGE_SIZE,
+			.size = n * PAGE_SIZE,
+			.attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+			.flags = flags,
+			.error_offset = ~0ull,
+		};
+		err = errno_of(ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES2, &args));
+		if (err != EAGAIN || !private)
+			break;
+		/*
+		 * Only a page user space mapped can be held, and only for a
+		 * moment here: the test pins nothing.
+		 */
+		if (args.error_offset < args.offset ||
+		    args.error_offset >= args.offset + args.size ||
+		    args.error_offset % PAGE_SIZE)
+			fail(t, "EAGAIN with error_offset 0x%llx, outside the range or unaligned",
+			     args.error_offset);
+		if (!load(&mc->mapped))
+			fail(t, "EAGAIN at 0x%llx, but no process has mapped mem 0x%x",
+			     args.error_offset, v.mem);
+		if (tries == CONVERT_TRIES * gmem_timeout_factor())
+			fail(t, "EAGAIN at 0x%llx %d times in a row: a reference that stays",
+			     args.error_offset, tries);
+		t->eagain++;
+		usleep(10 * 1000);
+	}
+	count(&mc->conv_finished);
+	if (flags & ZERO)
+		count(&mc->finished);
+	close_fd(t, fd);
+	/* A file of a VM not recreated meanwhile has its VM. */
+	if (vm < NR_VMS)
+		detached = READ_ONCE(vms[vm].gen) != gen;
+	if (!v.conv || (detached && err == ENOTTY))
+		want = ENOTTY;
+	else if (past)
+		want = EINVAL;
+	else if (private && (flags & ZERO))
+		want = EOPNOTSUPP;
+	else if (!v.falloc)
+		want = EPERM;
+	else
+		want = 0;
+	if (tries > 1)
+		note(t, "%d tries", tries);
+	if (!check(t, C_CONVERT, err, want))
+		t->done[t->kind]++;
+}
+
+/*
+ * Where a SIGBUS of this thread goes, while bus_step says which step of
+ * a host access it is at (0: none).
+ */
+static __thread sigjmp_buf bus_env;
+static __thread int bus_step;
+
+static void bus_handler(int sig)
+{
+	if (READ_ONCE(bus_step))
+		siglongjmp(bus_env, 1);
+	/* Not a host access: the access faults again, and kills. */
+	signal(SIGBUS, SIG_DFL);
+}
+
+/*
+ * The host's access to the first word of a page through a mapping of its
+ * file: reads it into *@first, then, if @write, writes @val and reads it
+ * back into *@after.  Returns 0, or the step a SIGBUS (a private page)
+ * stopped: 1 the read, 2 the write or the read back.
+ */
+static int host_access(u64 *p, u64 val, bool write, u64 *first, u64 *after)
+{
+	int step;
+
+	if (sigsetjmp(bus_env, 1)) {
+		step = READ_ONCE(bus_step);
+		WRITE_ONCE(bus_step, 0);
+		return step;
+	}
+	WRITE_ONCE(bus_step, 1);
+	*first = READ_ONCE(*p);
+	WRITE_ONCE(bus_step, 2);
+	if (write) {
+		WRITE_ONCE(*p, val);
+		*after = READ_ONCE(*p);
+	}
+	WRITE_ONCE(bus_step, 0);
+	return 0;
+}
+
+/*
+ * The host maps a run of a file's pages and touches each as the guest
+ * does: reads the tag or zero, writes the tag and reads it back.  Private
+ * pages are SIGBUS; the VM's lock is not held while it touches them.
+ */
+static void op_host_touch(struct thread *t)
+{
+	bool write = t->r[2] % 4 != 0;
+	u64 p, n, k, zeroings, conv_done, started;
+	u32 zero_first = 0, zero_after = 0, host_bus = 0;
+	struct held held = {};
+	struct mem_count *mc;
+	int vm, idx, err;
+	struct fview v;
+	char name[32];
+	void *map;
+
+	draw_inplace_file(t->r[0], t->r[6], &vm, &idx);
+	snprintf(t->desc, sizeof(t->desc), "host-touch %s %s (r 0x%lx)",
+		 file_name(vm, idx, name, sizeof(name)),
+		 write ? "write+read" : "read", t->r[1]);
+	if (over_budget(t)) {
+		skip(t);
+		return;
+	}
+	lock_two(vm, vm);
+	if (!get_file(vm, idx, &v)) {
+		skip(t);
+		unlock_two(vm, vm);
+		return;
+	}
+	n = draw_run(t->r[1], v.size / PAGE_SIZE, TOUCH_PAGES, &p);
+	if (v.gf)
+		held = v.gf->held;
+	mc = mem_count(v.mem);
+	/* Counted first: a conversion's EAGAIN may follow from here on. */
+	count(&mc->mapped);
+	map = mmap(NULL, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   v.fd, p * PAGE_SIZE);
+	err = errno_of(map == MAP_FAILED ? -1 : 0);
+	unlock_two(vm, vm);
+	note(t, "mem 0x%x offset 0x%lx, %lu pages", v.mem, (u64)(p * PAGE_SIZE),
+	     n);
+	if (check(t, C_MMAP, err, v.conv ? 0 : ENODEV))
+		return;
+
+	zeroings = load(&mc->finished);
+	conv_done = load(&mc->conv_finished);
+	for (k = 0; k < n; k++) {
+		u64 *word = map + k * PAGE_SIZE, want = tag(v.mem, p + k);
+		u64 found = 0, after = 0;
+
+		switch (host_access(word, want, write, &found, &after)) {
+		case 1:
+			t->host_sigbus++;
+			host_bus |= BIT(k);
+			continue;
+		case 2:
+			if (load(&mc->conv_started) == conv_done)
+				fail(t,
+				     "SIGBUS on page 0x%lx right after reading it, no conversion of mem 0x%x meanwhile",
+				     p + k, v.mem);
+			t->host_sigbus++;
+			host_bus |= BIT(k);
+			continue;
+		}
+		if ((found && found != want) || (after && after != want))
+			fail(t, "the host read 0x%lx then 0x%lx at page 0x%lx, expected 0x%lx or 0",
+			     found, after, p + k, want);
+		zero_first |= !found << k;
+		zero_after |= (write && !after) << k;
+		t->host_pages++;
+	}
+	munmap(map, n * PAGE_SIZE);
+	started = load(&mc->started);
+	if (zero_after && started == zeroings)
+		fail(t,
+		     "the host read zero right after its own write (pages 0x%x of the run), no punch of mem 0x%x meanwhile",
+		     zero_after, v.mem);
+	for (k = 0; k < n; k++) {
+		if (!lost(&held, p + k, 0, started) || (host_bus & BIT(k)))
+			continue;
+		t->known++;
+		if (zero_first & BIT(k))
+			fail(t,
+			     "the host read zero at page 0x%lx, where the guest found the tag before (pages 0x%lx+%lu), and no zeroing of mem 0x%x since",
+			     p + k, held.first, held.n, v.mem);
+	}
+	t->done[t->kind]++;
 }
 
 static void (*const ops[NR_KINDS])(struct thread *t) = {
@@ -1311,7 +1770,8 @@ static void (*const ops[NR_KINDS])(struct thread *t) = {
 	[OP_UNBIND] = op_unbind, [OP_ATTR] = op_attr,
 	[OP_PREFAULT] = op_prefault, [OP_TOUCH] = op_touch,
 	[OP_CLOSE] = op_close, [OP_SEND] = op_send, [OP_RECV] = op_recv,
-	[OP_RECREATE] = op_recreate,
+	[OP_RECREATE] = op_recreate, [OP_CONVERT] = op_convert,
+	[OP_HOST_TOUCH] = op_host_touch,
 };
 
 /* Draws operation t->op: always 1 + NR_ARGS values, whatever the state. */
@@ -1371,11 +1831,17 @@ static void *thread_main(void *arg)
 static void run_process(struct totals *sum)
 {
 	struct thread threads[MAX_THREADS] = {};
+	u64 r = seed ^ (u64)proc << 40;
 	int i, k;
 
+	/*
+	 * VM 0 converts in place, VM 1 does not, VM 2 as the seed says; a
+	 * recreated VM as its operation draws.
+	 */
+	r = next_rand(&r);
 	for (i = 0; i < NR_VMS; i++) {
 		pthread_mutex_init(&vms[i].lock, NULL);
-		vm_up(&vms[i]);
+		vm_up(&vms[i], i == 0 || (i > 1 && (r >> i) & 1));
 	}
 	for (i = 0; i < NR_LOOSE; i++)
 		loose[i].fd = -1;
@@ -1395,6 +1861,11 @@ static void run_process(struct totals *sum)
 		sum->pages_checked += threads[i].pages_checked;
 		sum->zeros_after_write += threads[i].zeros_after_write;
 		sum->over_budget += threads[i].over_budget;
+		sum->eagain += threads[i].eagain;
+		sum->memory_faults += threads[i].memory_faults;
+		sum->host_pages += threads[i].host_pages;
+		sum->host_sigbus += threads[i].host_sigbus;
+		sum->known += threads[i].known;
 		for (k = 0; k < NR_KINDS; k++) {
 			sum->done[k] += threads[i].done[k];
 			sum->skipped[k] += threads[i].skipped[k];
@@ -1413,11 +1884,16 @@ static void run_process(struct totals *sum)
 	for (k = 0; k < NR_KINDS; k++)
 		printf(" %s %lu/%lu/%lu", kinds[k].name, sum->done[k],
 		       sum->skipped[k], sum->failed_ok[k]);
-	printf("\nprocess %d: the guest checked %lu private pages", proc,
-	       sum->pages_checked);
+	printf("\nprocess %d: the guest checked %lu pages (private, or in place)",
+	       proc, sum->pages_checked);
 	printf(" and read zero right after its own write %lu times;",
 	       sum->zeros_after_write);
 	printf(" %lu operations waited for memory\n", sum->over_budget);
+	/* One printf() a line: the other process prints at the same time. */
+	printf("process %d: %lu memory fault exits run again, %lu EAGAIN tried again\n",
+	       proc, sum->memory_faults, sum->eagain);
+	printf("process %d: the host checked %lu pages, %lu SIGBUS; %lu where the tag was known\n",
+	       proc, sum->host_pages, sum->host_sigbus, sum->known);
 	fflush(stdout);
 }
 
@@ -1428,11 +1904,13 @@ static void run_process(struct totals *sum)
 static void check_did_something(const struct totals *a,
 				const struct totals *b)
 {
-	static const enum kind needed[] = { OP_TOUCH, OP_BIND, OP_FALLOC };
+	static const enum kind needed[] = {
+		OP_TOUCH, OP_BIND, OP_FALLOC, OP_CONVERT,
+	};
 	int i;
 
 	if (!a->pages_checked && !b->pages_checked)
-		fail(NULL, "the guest checked no private page");
+		fail(NULL, "the guest checked no page");
 	for (i = 0; i < ARRAY_SIZE(needed); i++)
 		if (!a->done[needed[i]] && !b->done[needed[i]])
 			fail(NULL, "no %s operation succeeded",
@@ -1525,6 +2003,7 @@ int main(int argc, char **argv)
 		{}
 	};
 	int socks[2], done[2], results[2], status, c;
+	struct sigaction bus = { .sa_handler = bus_handler };
 	struct totals mine = {}, its = {};
 	ssize_t got;
 	bool seeded = false;
@@ -1586,11 +2065,15 @@ int main(int argc, char **argv)
 	TEST_ASSERT((kvm_check_cap(KVM_CAP_GUEST_MEMFD_HUGEPAGE) &
 		     (PAGE_SIZE | SZ_2M)) == (PAGE_SIZE | SZ_2M),
 		    "no KVM_CAP_GUEST_MEMFD_HUGEPAGE with 4 KiB and 2 MiB pages");
+	TEST_ASSERT(kvm_check_cap(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS_GMEM) ==
+		    (ZERO | PRESERVE),
+		    "no KVM_SET_MEMORY_ATTRIBUTES2 with ZERO and PRESERVE");
 
-	punch_counts = mmap(NULL, NR_PUNCH_COUNTERS * sizeof(*punch_counts),
-			    PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	TEST_ASSERT(punch_counts != MAP_FAILED, "mmap");
+	mem_counts = mmap(NULL, NR_MEM_COUNTERS * sizeof(*mem_counts),
+			  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			  -1, 0);
+	TEST_ASSERT(mem_counts != MAP_FAILED, "mmap");
+	TEST_ASSERT(!sigaction(SIGBUS, &bus, NULL), "sigaction(SIGBUS)");
 	base_unevictable_kb = unevictable_kb();
 	base_slab = gmem_slab_objects();
 	base_vms = live_vms();

@@ -37,13 +37,17 @@
  * GMEM_FLAG_MMAP: every file on the inode can be mmap()ed, MAP_SHARED only.
  * GMEM_FLAG_SHARED: the memory is shared with user space, which may fault
  * it in through such a mapping; without it, every such fault is SIGBUS.
- * Neither goes with memory ops: an architecture's pages are the guest's.
+ * GMEM_FLAG_CONVERTIBLE: each page is private or shared on its own,
+ * starting as GMEM_FLAG_SHARED says; gmem_convert() changes them, and
+ * user space maps only the shared ones, page by page.
+ * None goes with memory ops: an architecture's pages are the guest's.
  */
 #define GMEM_FLAG_NO_HUGEPAGE	BIT_ULL(0)
 #define GMEM_FLAG_MMAP		BIT_ULL(1)
 #define GMEM_FLAG_SHARED	BIT_ULL(2)
+#define GMEM_FLAG_CONVERTIBLE	BIT_ULL(3)
 #define GMEM_FLAGS_VALID	(GMEM_FLAG_NO_HUGEPAGE | GMEM_FLAG_MMAP | \
-				 GMEM_FLAG_SHARED)
+				 GMEM_FLAG_SHARED | GMEM_FLAG_CONVERTIBLE)
 
 /* What a file may do, besides being bound by its owner. */
 #define GMEM_RIGHT_FALLOCATE	BIT(0)	/* allocate, and punch holes */
@@ -60,6 +64,9 @@
  * @invalidate_end: the matching end, after the pages are gone.
  * @release: the file is being released while still attached; the owner
  *	frees its @data.  No call follows.
+ * @ioctl: an ioctl() on a file attached to such an owner, or NULL (the
+ *	file's ioctls are all ENOTTY).  It gets the file, not @data: the
+ *	owner may detach while it runs (its module stays).
  *
  * @data is what the owner gave gmem_create().
  */
@@ -69,6 +76,7 @@ struct gmem_owner_ops {
 	void (*invalidate_begin)(void *data, pgoff_t start, pgoff_t end);
 	void (*invalidate_end)(void *data, pgoff_t start, pgoff_t end);
 	void (*release)(void *data);
+	long (*ioctl)(struct file *file, unsigned int cmd, unsigned long arg);
 };
 
 /**
@@ -123,5 +131,9 @@ void gmem_unlock(struct file *file);
 struct folio *gmem_get_folio(struct file *file, pgoff_t index, bool create);
 int gmem_folio_map_order(struct folio *folio, pgoff_t index);
 unsigned long gmem_folio_sizes(void);
+
+bool gmem_is_shared(struct file *file, pgoff_t index);
+int gmem_convert(struct file *file, pgoff_t start, pgoff_t nr, bool shared,
+		 bool zero, pgoff_t *err_index);
 
 #endif /* _LINUX_GMEM_H */

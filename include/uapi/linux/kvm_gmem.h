@@ -101,4 +101,82 @@ struct kvm_link_guest_memfd {
 
 #define KVM_LINK_GUEST_MEMFD	_IOWR(KVMIO, 0xd6, struct kvm_link_guest_memfd)
 
+/*
+ * In-place conversion: one guest_memfd holds both private and shared
+ * memory, each page in one state, kept by the memory itself (the inode)
+ * and so seen alike by every VM whose guest_memfd links it.  Modelled on
+ * upstream's series "guest_memfd in-place conversion" (v8, June 2026, not
+ * merged); see Documentation/conversion.rst for every difference.
+ *
+ * KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM) (system or
+ * VM fd): the attributes KVM_SET_MEMORY_ATTRIBUTES2 takes on the VM's
+ * guest_memfds (KVM_MEMORY_ATTRIBUTE_PRIVATE on VMs with private memory
+ * that do not take their pages, SEV-SNP's; on the system fd, on some VM
+ * type), else 0.
+ *
+ * KVM_ENABLE_CAP (VM fd), flags 0, args[0] KVM_MEMORY_ATTRIBUTE_PRIVATE,
+ * args[1..3] 0: the VM keeps private/shared in its guest_memfds from now
+ * on, not in its own attributes.  Only before the VM has a guest_memfd
+ * or memory attributes (else EBUSY); enabling it again is a no-op, and it
+ * cannot be turned off (args[0] 0 is EINVAL).  On such a VM:
+ *  - every guest_memfd is made with GUEST_MEMFD_FLAG_MMAP (else EINVAL)
+ *    and may be made GUEST_MEMFD_FLAG_INIT_SHARED (all pages start
+ *    shared; without it all start private);
+ *  - KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd converts its pages;
+ *  - KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) is 0 and
+ *    KVM_SET_MEMORY_ATTRIBUTES refuses KVM_MEMORY_ATTRIBUTE_PRIVATE;
+ *  - a GPA is private if its memslot's guest_memfd page is;
+ *  - KVM_LINK_GUEST_MEMFD links only guest_memfds of such VMs, and such
+ *    a VM links only those (EINVAL).
+ *
+ * KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS_GMEM): the flags
+ * KVM_SET_MEMORY_ATTRIBUTES2 takes (ZERO and PRESERVE where the ioctl is
+ * available, else 0).
+ */
+#define KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES_GMEM	0x676d0003
+#define KVM_CAP_MEMORY_ATTRIBUTES2_FLAGS_GMEM		0x676d0004
+
+/*
+ * KVM_SET_MEMORY_ATTRIBUTES2 (guest_memfd ioctl), upstream's number and
+ * layout: set pages [@offset, @offset + @size) of the guest_memfd to
+ * @attributes, 0 (shared) or KVM_MEMORY_ATTRIBUTE_PRIVATE.
+ *
+ * To shared: every VM's mappings of the pages go; with ZERO the pages
+ * read as zeros, with PRESERVE (or no flag) they keep their contents;
+ * user space may then fault them in through a mapping of any file on
+ * the memory.  To private: every user mapping of the pages goes; if one
+ * may still be referenced from user space (a GUP pin or reference),
+ * EAGAIN with @error_offset at the first such page, and nothing is
+ * converted; then user faults on them are SIGBUS.  ZERO with to private
+ * is EOPNOTSUPP.
+ *
+ * Errors: EINVAL for a misaligned or empty range, one past the end, bad
+ * @attributes or @flags (both content modes), a @reserved field set;
+ * ENOTTY on a guest_memfd of a VM that does not convert in place, or
+ * whose VM is gone; EPERM on a guest_memfd linked without fallocate()
+ * (KVM_LINK_GUEST_MEMFD_NO_FALLOCATE); ENOMEM (@error_offset at
+ * @offset).
+ */
+#ifndef KVM_SET_MEMORY_ATTRIBUTES2
+struct kvm_memory_attributes2 {
+	union {
+		__u64 address;
+		__u64 offset;
+	};
+	__u64 size;
+	__u64 attributes;
+	__u64 flags;
+	__u64 error_offset;
+	__u64 reserved[11];
+};
+
+#define KVM_SET_MEMORY_ATTRIBUTES2 \
+	_IOWR(KVMIO, 0xd2, struct kvm_memory_attributes2)
+#endif
+
+#ifndef KVM_SET_MEMORY_ATTRIBUTES2_ZERO
+#define KVM_SET_MEMORY_ATTRIBUTES2_ZERO		(1ULL << 0)
+#define KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE	(1ULL << 1)
+#endif
+
 #endif /* _UAPI_LINUX_KVM_GMEM_H */
