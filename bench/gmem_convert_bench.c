@@ -67,6 +67,7 @@
 
 #include "gmem_mmap_util.h"
 #include "bench_report.h"
+#include "map_aligned.h"
 #include "shmem_thp.h"
 
 #define MAX_REPS	500
@@ -206,24 +207,6 @@ static void convert(struct side *s, bool shared)
 		s->eagain++;
 		usleep(10 * 1000);
 	}
-}
-
-/* Maps @size bytes of @fd MAP_SHARED at a 2 MiB aligned address. */
-static char *map_aligned(int fd, u64 size)
-{
-	char *res, *p;
-
-	res = mmap(NULL, size + SZ_2M, PROT_NONE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	TEST_ASSERT(res != MAP_FAILED, "mmap reserve");
-	p = align_ptr_up(res, SZ_2M);
-	if (p > res)
-		munmap(res, p - res);
-	munmap(p + size, res + SZ_2M - p);
-	res = mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		   fd, 0);
-	TEST_ASSERT(res == p, "mmap MAP_SHARED: errno %d", errno);
-	return p;
 }
 
 /*

@@ -48,6 +48,7 @@
 
 #include "gmem_test_util.h"
 #include "bench_report.h"
+#include "map_aligned.h"
 #include "shmem_thp.h"
 
 #define MAX_REPS	15
@@ -140,27 +141,6 @@ static void run_on_node0(void)
 		    "sched_setaffinity to node 0's CPUs %s: errno %d", list,
 		    errno);
 	printf("# numa: the program runs on node 0's CPUs (%s)\n", list);
-}
-
-/*
- * Maps @size bytes of @fd MAP_SHARED at an address aligned to 2 MiB, as a
- * VMM that wants huge pages does, whatever mmap(NULL) would pick.
- */
-static char *map_aligned(int fd, u64 size)
-{
-	char *res, *p;
-
-	res = mmap(NULL, size + SZ_2M, PROT_NONE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	TEST_ASSERT(res != MAP_FAILED, "mmap reserve");
-	p = align_ptr_up(res, SZ_2M);
-	if (p > res)
-		munmap(res, p - res);
-	munmap(p + size, res + SZ_2M - p);
-	res = mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		   fd, 0);
-	TEST_ASSERT(res == p, "mmap MAP_SHARED: errno %d", errno);
-	return p;
 }
 
 /* KiB of the VMA at @addr mapped with PMDs, from /proc/self/smaps. */

@@ -45,6 +45,7 @@
 
 #include "gmem_test_util.h"
 #include "bench_report.h"
+#include "map_aligned.h"
 #include "shmem_thp.h"
 
 #define MAX_REPS	15
@@ -63,27 +64,6 @@ static const char * const backing_name[NR_BACKINGS] = {
 /* How memfd_thp gets its huge pages, from choose_shmem_thp(). */
 static const char *thp_mode = "advise";
 static bool thp_madvise = true;
-
-/*
- * Maps @size bytes of @fd MAP_SHARED at an address aligned to 2 MiB, as a
- * VMM that wants huge pages does, whatever mmap(NULL) would pick.
- */
-static void *map_aligned(int fd, u64 size)
-{
-	char *res, *p;
-
-	res = mmap(NULL, size + SZ_2M, PROT_NONE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	TEST_ASSERT(res != MAP_FAILED, "mmap reserve");
-	p = align_ptr_up(res, SZ_2M);
-	if (p > res)
-		munmap(res, p - res);
-	munmap(p + size, res + SZ_2M - p);
-	res = mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		   fd, 0);
-	TEST_ASSERT(res == p, "mmap MAP_SHARED: errno %d", errno);
-	return p;
-}
 
 /* The VMA at @addr in /proc/self/smaps: its Rss and PMD-mapped KiB. */
 struct smaps_vma {
