@@ -296,7 +296,7 @@ static bool gmem_folio_has_unknown_refs(struct folio *folio)
  * references of mappings that fork() copies or munmap() drops meanwhile
  * would otherwise be counted against the mappings as they changed.
  * Returns 0, or -EAGAIN with *@err_index at the first page that may be,
- * and *@batched if that folio may only be waiting in a CPU's LRU batch.
+ * and *@batched if that folio may only be waiting in a CPU's batch.
  * Under the invalidate lock held exclusive: no user fault can map a page
  * of the range meanwhile.
  */
@@ -338,9 +338,13 @@ static int gmem_unmap_unused(struct inode *inode, pgoff_t start, pgoff_t end,
 			folio_unlock(folio);
 			if (!unknown)
 				continue;
-			/* A batch's reference goes once drained. */
-			*batched = !folio_test_large(folio) &&
-				   !folio_test_lru(folio);
+			/*
+			 * A small folio's reference may be a CPU batch's,
+			 * gone once drained: on its way to the LRU, or, in
+			 * an mlock()ed mapping, to or from the unevictable
+			 * list (our own unmap puts it there, PG_lru set).
+			 */
+			*batched = !folio_test_large(folio);
 			*err_index = exposed;
 			err = -EAGAIN;
 			break;
