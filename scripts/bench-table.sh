@@ -127,18 +127,6 @@ BEGIN {
 /^(not )?ok [0-9]+ gmem_numa_bench/ {
 	nran[FILENAME == ARGV[1] ? "reference" : "gmem"] = $0
 }
-/^ *BENCH numa_[a-z0-9_]+\.[a-z_]+ / {
-	if (FILENAME != ARGV[2])
-		next
-	sub(/^ */, "")
-	split($2, nameb, ".")
-	f = nameb[1]; b = nameb[2]
-	sunit[f] = $3
-	smed[b, f] = $4; slo[b, f] = $5; shi[b, f] = $6; sruns[b, f] = $7
-	sseen[b, f] = 1
-	nn_seen = 1
-	next
-}
 # The conversion bench: the same.
 /^ *# convert: / && FILENAME == ARGV[2] {
 	sub(/^ *# convert: /, "")
@@ -147,19 +135,10 @@ BEGIN {
 /^(not )?ok [0-9]+ gmem_convert_bench/ {
 	cvran[FILENAME == ARGV[1] ? "reference" : "gmem"] = $0
 }
-/^ *BENCH convert_[a-z0-9_]+\.[a-z_]+ / {
-	if (FILENAME != ARGV[2])
-		next
-	sub(/^ */, "")
-	split($2, nameb, ".")
-	f = nameb[1]; b = nameb[2]
-	cvunit[f] = $3
-	cvmed[b, f] = $4; cvlo[b, f] = $5; cvhi[b, f] = $6; cvruns[b, f] = $7
-	cvseen[b, f] = 1
-	ncv_seen = 1
-	next
-}
-/^ *BENCH shared_[a-z0-9_]+\.[a-z_]+ / {
+# The figures of the tables of the gmem guest alone, shared_, numa_ and
+# convert_: one set of cells, keyed by backing (or way) and figure; tseen
+# says which tables have any.
+/^ *BENCH (shared|numa|convert)_[a-z0-9_]+\.[a-z_]+ / {
 	if (FILENAME != ARGV[2])
 		next
 	sub(/^ */, "")
@@ -168,7 +147,7 @@ BEGIN {
 	sunit[f] = $3
 	smed[b, f] = $4; slo[b, f] = $5; shi[b, f] = $6; sruns[b, f] = $7
 	sseen[b, f] = 1
-	ns_seen = 1
+	tseen[substr(f, 1, index(f, "_") - 1)] = 1
 	next
 }
 /^ *BENCH / {
@@ -265,7 +244,7 @@ function shared_table(   i, f, sep) {
 	printf "  reference guest: %s\n  gmem guest:      %s\n",
 	       "reference" in sran ? sran["reference"] : "not in its plan",
 	       "gmem" in sran ? sran["gmem"] : "not in its plan"
-	if (!ns_seen) {
+	if (!("shared" in tseen)) {
 		printf "no shared-memory figures in the gmem guest'"'"'s log\n"
 		return
 	}
@@ -306,7 +285,7 @@ function shared_table(   i, f, sep) {
 	       smissed ? "; see README.md, Performance, for each miss" : ""
 }
 function shared_json(   i, f) {
-	if (!ns_seen) {
+	if (!("shared" in tseen)) {
 		printf "  \"shared\": null,\n" > json
 		return
 	}
@@ -349,7 +328,7 @@ function numa_table(   i, f) {
 	       "reference" in nran ? nran["reference"] : "not in its plan",
 	       "gmem" in nran ? nran["gmem"] : "not in its plan"
 	printf "  gmem guest'"'"'s nodes: %s\n", nnodes == "" ? "not shown" : nnodes
-	if (!nn_seen) {
+	if (!("numa" in tseen)) {
 		printf "no NUMA figures in the gmem guest'"'"'s log\n"
 		return
 	}
@@ -385,7 +364,7 @@ function numa_table(   i, f) {
 	       nmissed ? "; see README.md, Performance, for each miss" : ""
 }
 function numa_json(   i, f) {
-	if (!nn_seen) {
+	if (!("numa" in tseen)) {
 		printf "  \"numa\": null\n" > json
 		return
 	}
@@ -413,24 +392,13 @@ function numa_json(   i, f) {
 }
 # The conversion table: in place against two backings, no targets (the
 # program measures; speed is not pass or fail).
-function cvcell(w, f) {
-	if (!((w, f) in cvseen))
-		return "-"
-	if (cvlo[w, f] == cvhi[w, f])
-		return num(cvmed[w, f])
-	return num(cvmed[w, f]) " (" num(cvlo[w, f]) "-" num(cvhi[w, f]) ")"
-}
+# Its cells are those of the shared-memory table (scell(), sjfig()); its
+# ratio is of the two ways.
 function cvratio(f) {
-	if (!(("in_place", f) in cvseen) || !(("two_backings", f) in cvseen) ||
-	    cvmed["in_place", f] == 0)
+	if (!(("in_place", f) in sseen) || !(("two_backings", f) in sseen) ||
+	    smed["in_place", f] == 0)
 		return ""
-	return cvmed["two_backings", f] / cvmed["in_place", f]
-}
-function cvjfig(w, f) {
-	if (!((w, f) in cvseen))
-		return "null"
-	return sprintf("{\"median\": %s, \"min\": %s, \"max\": %s, \"runs\": %d}",
-		       cvmed[w, f], cvlo[w, f], cvhi[w, f], cvruns[w, f])
+	return smed["two_backings", f] / smed["in_place", f]
 }
 function convert_table(   i, f) {
 	printf "\nConversion, a round trip private -> shared (contents kept, the " \
@@ -442,7 +410,7 @@ function convert_table(   i, f) {
 	printf "  reference guest: %s\n  gmem guest:      %s\n",
 	       "reference" in cvran ? cvran["reference"] : "not in its plan",
 	       "gmem" in cvran ? cvran["gmem"] : "not in its plan"
-	if (!ncv_seen) {
+	if (!("convert" in tseen)) {
 		printf "no conversion figures in the gmem guest'"'"'s log\n"
 		return
 	}
@@ -450,15 +418,15 @@ function convert_table(   i, f) {
 	       "unit", "in place", "two backings", "two/in place"
 	for (i = 1; i <= ncv; i++) {
 		f = cvorder[i]
-		printf "%-38s %-6s %-22s %-22s %s\n", label[f], cvunit[f],
-		       cvcell("in_place", f), cvcell("two_backings", f),
+		printf "%-38s %-6s %-22s %-22s %s\n", label[f], sunit[f],
+		       scell("in_place", f), scell("two_backings", f),
 		       cvratio(f) == "" ? "-" : sprintf("%.3f", cvratio(f))
 	}
 	for (i = 1; i <= ncvn; i++)
 		printf "%s %s\n", i == 1 ? "found:" : "      ", cvnote[i]
 }
 function convert_json(   i, f) {
-	if (!ncv_seen) {
+	if (!("convert" in tseen)) {
 		printf "  \"convert\": null,\n" > json
 		return
 	}
@@ -467,8 +435,8 @@ function convert_json(   i, f) {
 		f = cvorder[i]
 		printf "      {\"name\": \"%s\", \"unit\": \"%s\", " \
 		       "\"in_place\": %s, \"two_backings\": %s, " \
-		       "\"ratio_two_backings\": %s}%s\n", f, cvunit[f],
-		       cvjfig("in_place", f), cvjfig("two_backings", f),
+		       "\"ratio_two_backings\": %s}%s\n", f, sunit[f],
+		       sjfig("in_place", f), sjfig("two_backings", f),
 		       jnum(cvratio(f)), i < ncv ? "," : "" > json
 	}
 	printf "    ],\n    \"found\": [\n" > json
