@@ -54,6 +54,28 @@ static int gmem_map_page_alone(struct vm_fault *vmf)
 				   gmem_pte_exists, NULL);
 }
 
+/*
+ * The faulting page, in its folio, locked and referenced, allocated if
+ * need be, in *@page; or the fault's error, and no folio (-EINVAL at or
+ * past the end of the file is SIGBUS).
+ */
+static vm_fault_t gmem_fault_page(struct vm_fault *vmf, struct page **page)
+{
+	struct folio *folio;
+
+	folio = gmem_get_folio(vmf->vma->vm_file, vmf->pgoff, true);
+	if (IS_ERR(folio))
+		return vmf_error(PTR_ERR(folio));
+
+	if (PageHWPoison(folio_file_page(folio, vmf->pgoff))) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return VM_FAULT_HWPOISON;
+	}
+	*page = folio_file_page(folio, vmf->pgoff);
+	return 0;
+}
+
 static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
 {
 	struct file *file = vmf->vma->vm_file;
@@ -75,18 +97,11 @@ static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
 		goto out;
 	}
 
-	folio = gmem_get_folio(file, vmf->pgoff, true);
-	if (IS_ERR(folio)) {
-		ret = vmf_error(PTR_ERR(folio));
+	ret = gmem_fault_page(vmf, &page);
+	if (ret)
 		goto out;
-	}
 
-	page = folio_file_page(folio, vmf->pgoff);
-	if (PageHWPoison(page)) {
-		ret = VM_FAULT_HWPOISON;
-		goto out_folio;
-	}
-
+	folio = page_folio(page);
 	if (!folio_test_large(folio) || gmem_folio_is_uniform(folio))
 		err = gmem_mark_exposed(inode, folio->index,
 					folio_nr_pages(folio));
@@ -94,18 +109,15 @@ static vm_fault_t gmem_fault_convertible(struct vm_fault *vmf)
 		err = gmem_mark_exposed(inode, vmf->pgoff, 1) ?:
 		      gmem_map_page_alone(vmf);
 	if (err) {
+		folio_unlock(folio);
+		folio_put(folio);
 		ret = vmf_error(err);
-		goto out_folio;
+		goto out;
 	}
 
 	/* Mapped, then unlocked, by the fault's caller. */
 	vmf->page = page;
 	ret = VM_FAULT_LOCKED;
-	goto out;
-
-out_folio:
-	folio_unlock(folio);
-	folio_put(folio);
 out:
 	filemap_invalidate_unlock_shared(inode->i_mapping);
 	return ret;
@@ -114,29 +126,16 @@ out:
 static vm_fault_t gmem_fault(struct vm_fault *vmf)
 {
 	struct file *file = vmf->vma->vm_file;
-	struct folio *folio;
-	struct page *page;
+	vm_fault_t ret;
 
 	if (gmem_flags(file) & GMEM_FLAG_CONVERTIBLE)
 		return gmem_fault_convertible(vmf);
 	if (!(gmem_flags(file) & GMEM_FLAG_SHARED))
 		return VM_FAULT_SIGBUS;
 
-	/* -EINVAL at or past the end of the file: SIGBUS. */
-	folio = gmem_get_folio(file, vmf->pgoff, true);
-	if (IS_ERR(folio))
-		return vmf_error(PTR_ERR(folio));
-
-	page = folio_file_page(folio, vmf->pgoff);
-	if (PageHWPoison(page)) {
-		folio_unlock(folio);
-		folio_put(folio);
-		return VM_FAULT_HWPOISON;
-	}
-
 	/* Mapped, then unlocked, by the fault's caller. */
-	vmf->page = page;
-	return VM_FAULT_LOCKED;
+	ret = gmem_fault_page(vmf, &vmf->page);
+	return ret ?: VM_FAULT_LOCKED;
 }
 
 static const struct vm_operations_struct gmem_vm_ops = {
